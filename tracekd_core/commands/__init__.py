@@ -1,0 +1,1 @@
+"""CLI verb groups; each module exposes ``register(sub, bench)``."""

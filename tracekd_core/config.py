@@ -1,0 +1,175 @@
+"""Typed, validated configuration (STYLE 3: config flows one way).
+
+Frozen pydantic models hold every default with a help string. YAML is loaded and validated by
+``load_config`` / ``load_profile`` (unknown keys and wrong types raise ``ConfigError`` naming the
+file and field), then passed down explicitly. The resolved config is written into the run folder
+before anything runs (``runio.run_dir``). No module reads environment variables deep inside.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from .errors import ConfigError
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class DataConfig(_Frozen):
+    """One dataset of an experiment (paper section 2)."""
+
+    dataset: Literal["cotemp", "babi", "marco"] = Field(description="Which QA dataset.")
+    source: str = Field("synthetic", description="'synthetic' (offline default), 'hub', or a "
+                        "local folder holding the native files.")
+    n_train: int | None = Field(None, ge=1, description="Train problems (None = all / reference size).")
+    n_test: int | None = Field(None, ge=1, description="Test problems (None = all / reference size).")
+    every_question: bool = Field(False, description="bAbI: use every question of a story, "
+                                 "not only the first (the reference used the first).")
+    marco_support: Literal["selected", "overlap"] = Field(
+        "selected", description="MARCO gold passage: 'selected' (is_selected flags) or 'overlap' "
+        "(the reference's max word-overlap rule).")
+    label_weights: dict[str, float] | None = Field(
+        None, description="Synthetic generators: relative share of each label (None = uniform).")
+    n_distractors: int = Field(8, ge=0, description="Synthetic generators: distractor context "
+                               "items per problem (facts, story lines or passages).")
+
+
+class TraceConfig(_Frozen):
+    """How traces are rendered and corrupted (paper sections 2.1-2.3, 3)."""
+
+    template: str = Field("reference", description="Trace template registry name.")
+    corruption: str = Field("both", description="Corruption used for 'incorrect' traces: "
+                            "label | retrieval | both | swap.")
+
+
+class TrainConfig(_Frozen):
+    """Student fine-tuning (paper section 5: QLoRA r16/alpha32, lr 2e-4 cosine, 3 epochs)."""
+
+    student: str = Field("smollm2-135m", description="Student registry name, hub id or folder.")
+    quant: Literal["nf4", "none"] = Field("nf4", description="nf4 = QLoRA (bitsandbytes 4-bit "
+                                          "NF4, double quant); none = plain LoRA on bf16 weights.")
+    loss: Literal["completion", "full"] = Field("completion", description="completion = loss on "
+                                                "trace+answer only; full = whole text (reference).")
+    lora_r: int = Field(16, ge=1, description="LoRA rank.")
+    lora_alpha: int = Field(32, ge=1, description="LoRA alpha.")
+    lora_dropout: float = Field(0.05, ge=0, lt=1, description="LoRA dropout.")
+    lr: float = Field(2e-4, gt=0, description="Peak learning rate.")
+    warmup_ratio: float = Field(0.1, ge=0, lt=1, description="Share of steps with linear warmup.")
+    epochs: float = Field(3.0, gt=0, description="Training epochs.")
+    max_steps: int | None = Field(None, ge=1, description="Stop after this many optimiser steps.")
+    batch_size: int = Field(4, ge=1, description="Per-device micro-batch size.")
+    grad_accum: int = Field(4, ge=1, description="Gradient accumulation steps.")
+    max_length: int = Field(1024, ge=16, description="Max tokens per example (longer are cut; counted).")
+    dtype: Literal["bfloat16", "float32", "float16"] = Field("bfloat16", description="Compute dtype.")
+    gradient_checkpointing: bool = Field(False, description="Trade compute for memory.")
+    save_steps: int = Field(50, ge=1, description="Checkpoint every N optimiser steps (resume).")
+    num_threads: int | None = Field(None, ge=1, description="torch threads (None = leave as is).")
+
+
+class GenerateConfig(_Frozen):
+    """Decoding (paper section 5, fixed: greedy, stop at </answer>, generation prompt added)."""
+
+    max_new_tokens: int = Field(500, ge=1, description="Generation budget per problem.")
+    batch_size: int = Field(16, ge=1, description="Problems per generation batch.")
+    do_sample: bool = Field(False, description="Greedy by default (the reference silently sampled).")
+    temperature: float = Field(1.0, gt=0, description="Only used when do_sample is true.")
+    top_p: float = Field(1.0, gt=0, le=1, description="Only used when do_sample is true.")
+    stop: str = Field("</answer>", description="Stop a sequence once it emits this string.")
+
+
+class ScoreConfig(_Frozen):
+    """Decoupled evaluation (paper section 6)."""
+
+    answer_scoring: Literal["strict", "reference"] = Field("strict", description="Answer scorer.")
+    trace_scoring: Literal["strict", "reference"] = Field("strict", description="Trace scorer.")
+
+
+class ProfileConfig(_Frozen):
+    """A whole experiment grid: datasets x conditions x seeds (run by ``tracekd run``)."""
+
+    name: str = Field(description="Profile name (smoke, default, paper).")
+    description: str = Field("", description="One line shown in the book.")
+    seeds: list[int] = Field([0, 1, 2], min_length=1, description="Training seeds.")
+    data_seed: int = Field(0, description="Seed of data generation, splits and corruption.")
+    datasets: list[DataConfig] = Field(min_length=1, description="Datasets of the grid.")
+    conditions: list[str] = Field(["direct", "vanilla", "label_only", "correct", "incorrect"],
+                                  min_length=1, description="Condition registry names.")
+    trace: TraceConfig = Field(default_factory=TraceConfig)
+    train: TrainConfig = Field(default_factory=TrainConfig)
+    generate: GenerateConfig = Field(default_factory=GenerateConfig)
+    score: ScoreConfig = Field(default_factory=ScoreConfig)
+    runs_root: str = Field("runs", description="Where run folders live.")
+    hardware: str = Field("cpu", description="What the profile is sized for (documentation).")
+
+    @field_validator("seeds")
+    @classmethod
+    def _unique_seeds(cls, v: list[int]) -> list[int]:
+        if len(set(v)) != len(v):
+            raise ValueError(f"seeds must be unique, got {v}")
+        return v
+
+
+def _format_validation(e: ValidationError, source: str) -> str:
+    parts = []
+    for err in e.errors():
+        loc = ".".join(str(x) for x in err["loc"]) or "<root>"
+        parts.append(f"{source}: field {loc!r} = {err.get('input')!r}: {err['msg']}")
+    return "; ".join(parts) + ". Fix the value or remove the key to use the default."
+
+
+def validate_config(model: type[M], data: dict[str, Any], source: str = "<config>") -> M:
+    """Validate a dict against ``model``; raise ``ConfigError`` naming source and field.
+
+    Examples
+    --------
+    >>> validate_config(TrainConfig, {"lr": 1e-4}).lr
+    0.0001
+    >>> validate_config(TrainConfig, {"lrr": 1e-4})
+    Traceback (most recent call last):
+    ...
+    tracekd_core.errors.ConfigError: <config>: field 'lrr' = 0.0001: Extra inputs are not permitted. Fix the value or remove the key to use the default.
+    """
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: expected a mapping at the top level, got {type(data).__name__}.")
+    try:
+        return model.model_validate(data)
+    except ValidationError as e:
+        raise ConfigError(_format_validation(e, source)) from None
+
+
+def load_config(model: type[M], path: str | Path) -> M:
+    """Load a YAML file into ``model`` (validated)."""
+    path = Path(path)
+    if not path.exists():
+        raise ConfigError(f"{path}: config file not found. Check the path (profiles live in configs/).")
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{path}: not valid YAML ({e}).") from None
+    return validate_config(model, data, str(path))
+
+
+def profile_path(name_or_path: str, configs_dir: str | Path = "configs") -> Path:
+    """``smoke`` -> ``configs/smoke.yaml``; a path is returned unchanged."""
+    p = Path(name_or_path)
+    if p.suffix in (".yaml", ".yml") or p.exists():
+        return p
+    return Path(configs_dir) / f"{name_or_path}.yaml"
+
+
+def load_profile(name_or_path: str, configs_dir: str | Path = "configs") -> ProfileConfig:
+    """Load and validate an experiment profile by name or path."""
+    return load_config(ProfileConfig, profile_path(name_or_path, configs_dir))
+
+
+def dump(cfg: BaseModel) -> dict[str, Any]:
+    """The resolved config as a plain dict (what is written into run folders)."""
+    return cfg.model_dump(mode="json")
