@@ -27,37 +27,61 @@ class DataConfig(_Frozen):
     """One dataset of an experiment (paper section 2)."""
 
     dataset: Literal["cotemp", "babi", "marco"] = Field(description="Which QA dataset.")
-    source: str = Field("synthetic", description="'synthetic' (offline default), 'hub', or a "
-                        "local folder holding the native files.")
-    n_train: int | None = Field(None, ge=1, description="Train problems (None = all / reference size).")
-    n_test: int | None = Field(None, ge=1, description="Test problems (None = all / reference size).")
-    every_question: bool = Field(False, description="bAbI: use every question of a story, "
-                                 "not only the first (the reference used the first).")
+    source: str = Field(
+        "synthetic",
+        description="'synthetic' (offline default), 'hub', or a "
+        "local folder holding the native files.",
+    )
+    n_train: int | None = Field(
+        None, ge=1, description="Train problems (None = all / reference size)."
+    )
+    n_test: int | None = Field(
+        None, ge=1, description="Test problems (None = all / reference size)."
+    )
+    every_question: bool = Field(
+        False,
+        description="bAbI: use every question of a story, "
+        "not only the first (the reference used the first).",
+    )
     marco_support: Literal["selected", "overlap"] = Field(
-        "selected", description="MARCO gold passage: 'selected' (is_selected flags) or 'overlap' "
-        "(the reference's max word-overlap rule).")
+        "selected",
+        description="MARCO gold passage: 'selected' (is_selected flags) or 'overlap' "
+        "(the reference's max word-overlap rule).",
+    )
     label_weights: dict[str, float] | None = Field(
-        None, description="Synthetic generators: relative share of each label (None = uniform).")
-    n_distractors: int = Field(8, ge=0, description="Synthetic generators: distractor context "
-                               "items per problem (facts, story lines or passages).")
+        None, description="Synthetic generators: relative share of each label (None = uniform)."
+    )
+    n_distractors: int = Field(
+        8,
+        ge=0,
+        description="Synthetic generators: distractor context "
+        "items per problem (facts, story lines or passages).",
+    )
 
 
 class TraceConfig(_Frozen):
     """How traces are rendered and corrupted (paper sections 2.1-2.3, 3)."""
 
     template: str = Field("reference", description="Trace template registry name.")
-    corruption: str = Field("both", description="Corruption used for 'incorrect' traces: "
-                            "label | retrieval | both | swap.")
+    corruption: str = Field(
+        "both",
+        description="Corruption used for 'incorrect' traces: label | retrieval | both | swap.",
+    )
 
 
 class TrainConfig(_Frozen):
     """Student fine-tuning (paper section 5: QLoRA r16/alpha32, lr 2e-4 cosine, 3 epochs)."""
 
     student: str = Field("smollm2-135m", description="Student registry name, hub id or folder.")
-    quant: Literal["nf4", "none"] = Field("nf4", description="nf4 = QLoRA (bitsandbytes 4-bit "
-                                          "NF4, double quant); none = plain LoRA on bf16 weights.")
-    loss: Literal["completion", "full"] = Field("completion", description="completion = loss on "
-                                                "trace+answer only; full = whole text (reference).")
+    quant: Literal["nf4", "none"] = Field(
+        "nf4",
+        description="nf4 = QLoRA (bitsandbytes 4-bit "
+        "NF4, double quant); none = plain LoRA on bf16 weights.",
+    )
+    loss: Literal["completion", "full"] = Field(
+        "completion",
+        description="completion = loss on trace+answer only; full = whole text (reference).",
+    )
     lora_r: int = Field(16, ge=1, description="LoRA rank.")
     lora_alpha: int = Field(32, ge=1, description="LoRA alpha.")
     lora_dropout: float = Field(0.05, ge=0, lt=1, description="LoRA dropout.")
@@ -67,8 +91,12 @@ class TrainConfig(_Frozen):
     max_steps: int | None = Field(None, ge=1, description="Stop after this many optimiser steps.")
     batch_size: int = Field(4, ge=1, description="Per-device micro-batch size.")
     grad_accum: int = Field(4, ge=1, description="Gradient accumulation steps.")
-    max_length: int = Field(1024, ge=16, description="Max tokens per example (longer are cut; counted).")
-    dtype: Literal["bfloat16", "float32", "float16"] = Field("bfloat16", description="Compute dtype.")
+    max_length: int = Field(
+        1024, ge=16, description="Max tokens per example (longer are cut; counted)."
+    )
+    dtype: Literal["bfloat16", "float32", "float16"] = Field(
+        "bfloat16", description="Compute dtype."
+    )
     gradient_checkpointing: bool = Field(False, description="Trade compute for memory.")
     save_steps: int = Field(50, ge=1, description="Checkpoint every N optimiser steps (resume).")
     num_threads: int | None = Field(None, ge=1, description="torch threads (None = leave as is).")
@@ -79,7 +107,9 @@ class GenerateConfig(_Frozen):
 
     max_new_tokens: int = Field(500, ge=1, description="Generation budget per problem.")
     batch_size: int = Field(16, ge=1, description="Problems per generation batch.")
-    do_sample: bool = Field(False, description="Greedy by default (the reference silently sampled).")
+    do_sample: bool = Field(
+        False, description="Greedy by default (the reference silently sampled)."
+    )
     temperature: float = Field(1.0, gt=0, description="Only used when do_sample is true.")
     top_p: float = Field(1.0, gt=0, le=1, description="Only used when do_sample is true.")
     stop: str = Field("</answer>", description="Stop a sequence once it emits this string.")
@@ -100,8 +130,14 @@ class ProfileConfig(_Frozen):
     seeds: list[int] = Field([0, 1, 2], min_length=1, description="Training seeds.")
     data_seed: int = Field(0, description="Seed of data generation, splits and corruption.")
     datasets: list[DataConfig] = Field(min_length=1, description="Datasets of the grid.")
-    conditions: list[str] = Field(["direct", "vanilla", "label_only", "correct", "incorrect"],
-                                  min_length=1, description="Condition registry names.")
+    conditions: list[str] = Field(
+        ["direct", "vanilla", "label_only", "correct", "incorrect"],
+        min_length=1,
+        description="Condition registry names.",
+    )
+    students: list[str] | None = Field(
+        None, description="Students of the grid (None = just train.student)."
+    )
     trace: TraceConfig = Field(default_factory=TraceConfig)
     train: TrainConfig = Field(default_factory=TrainConfig)
     generate: GenerateConfig = Field(default_factory=GenerateConfig)
@@ -115,6 +151,11 @@ class ProfileConfig(_Frozen):
         if len(set(v)) != len(v):
             raise ValueError(f"seeds must be unique, got {v}")
         return v
+
+
+def profile_students(profile: ProfileConfig) -> list[str]:
+    """The students a profile trains (``students`` or else ``[train.student]``)."""
+    return list(profile.students or [profile.train.student])
 
 
 def _format_validation(e: ValidationError, source: str) -> str:
@@ -132,13 +173,15 @@ def validate_config(model: type[M], data: dict[str, Any], source: str = "<config
     --------
     >>> validate_config(TrainConfig, {"lr": 1e-4}).lr
     0.0001
-    >>> validate_config(TrainConfig, {"lrr": 1e-4})
+    >>> validate_config(TrainConfig, {"lrr": 1e-4})  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    tracekd_core.errors.ConfigError: <config>: field 'lrr' = 0.0001: Extra inputs are not permitted. Fix the value or remove the key to use the default.
+    tracekd_core.errors.ConfigError: <config>: field 'lrr' = 0.0001: Extra inputs are not ...
     """
     if not isinstance(data, dict):
-        raise ConfigError(f"{source}: expected a mapping at the top level, got {type(data).__name__}.")
+        raise ConfigError(
+            f"{source}: expected a mapping at the top level, got {type(data).__name__}."
+        )
     try:
         return model.model_validate(data)
     except ValidationError as e:
@@ -149,7 +192,9 @@ def load_config(model: type[M], path: str | Path) -> M:
     """Load a YAML file into ``model`` (validated)."""
     path = Path(path)
     if not path.exists():
-        raise ConfigError(f"{path}: config file not found. Check the path (profiles live in configs/).")
+        raise ConfigError(
+            f"{path}: config file not found. Check the path (profiles live in configs/)."
+        )
     try:
         data = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as e:

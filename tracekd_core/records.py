@@ -109,17 +109,32 @@ class Problem:
     def from_dict(cls, d: dict[str, Any], *, file: str | None = None, line: int | None = None):
         """Build a problem from a dict, checking keys (not values: see ``validate_problem``)."""
         if not isinstance(d, dict):
-            raise RecordError(file=file, line=line, field="<record>", value=d,
-                              fix="Each line must be one JSON object.")
+            raise RecordError(
+                file=file,
+                line=line,
+                field="<record>",
+                value=d,
+                fix="Each line must be one JSON object.",
+            )
         required = ("id", "dataset", "split", "question", "context", "answers", "label", "support")
         for key in required:
             if key not in d:
-                raise RecordError(file=file, line=line, field=key, value=None,
-                                  fix=f"Add the missing field; a problem record needs {required}.")
+                raise RecordError(
+                    file=file,
+                    line=line,
+                    field=key,
+                    value=None,
+                    fix=f"Add the missing field; a problem record needs {required}.",
+                )
         extra = set(d) - set(required) - {"meta"}
         if extra:
-            raise RecordError(file=file, line=line, field=sorted(extra)[0], value=d[sorted(extra)[0]],
-                              fix="Unknown field; put dataset specifics under 'meta'.")
+            raise RecordError(
+                file=file,
+                line=line,
+                field=sorted(extra)[0],
+                value=d[sorted(extra)[0]],
+                fix="Unknown field; put dataset specifics under 'meta'.",
+            )
         return cls(**{k: d[k] for k in required}, meta=d.get("meta") or {})
 
     @property
@@ -148,12 +163,16 @@ def validate_problem(p: Problem, *, file: str | None = None, line: int | None = 
         raise bad("split", p.split, f"Use one of {SPLITS}.")
     if not isinstance(p.question, str) or not p.question.strip():
         raise bad("question", p.question, "Give the question text.")
-    if not isinstance(p.context, list) or not p.context or not all(
-        isinstance(c, str) and c.strip() for c in p.context
+    if (
+        not isinstance(p.context, list)
+        or not p.context
+        or not all(isinstance(c, str) and c.strip() for c in p.context)
     ):
         raise bad("context", p.context, "Give a non-empty list of non-empty strings.")
-    if not isinstance(p.answers, list) or not p.answers or not all(
-        isinstance(a, str) and a.strip() for a in p.answers
+    if (
+        not isinstance(p.answers, list)
+        or not p.answers
+        or not all(isinstance(a, str) and a.strip() for a in p.answers)
     ):
         raise bad("answers", p.answers, "Give at least one non-empty gold answer string.")
     if p.label not in LABELS[p.dataset]:
@@ -162,9 +181,12 @@ def validate_problem(p: Problem, *, file: str | None = None, line: int | None = 
         raise bad("support", p.support, "Give at least one index into 'context'.")
     for i in p.support:
         if not isinstance(i, int) or isinstance(i, bool) or not 0 <= i < len(p.context):
-            raise bad("support", p.support,
-                      f"Index {i!r} is out of range: context has {len(p.context)} items "
-                      f"(valid 0..{len(p.context) - 1}); support holds 0-based indices.")
+            raise bad(
+                "support",
+                p.support,
+                f"Index {i!r} is out of range: context has {len(p.context)} items "
+                f"(valid 0..{len(p.context) - 1}); support holds 0-based indices.",
+            )
     if len(set(p.support)) != len(p.support):
         raise bad("support", p.support, "Remove duplicate indices.")
     if not isinstance(p.meta, dict):
@@ -182,8 +204,13 @@ def iter_jsonl(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
             try:
                 yield n, json.loads(raw)
             except json.JSONDecodeError as e:
-                raise RecordError(file=str(path), line=n, field="<json>", value=raw.strip()[:80],
-                                  fix=f"Line is not valid JSON ({e.msg}); one object per line.") from None
+                raise RecordError(
+                    file=str(path),
+                    line=n,
+                    field="<json>",
+                    value=raw.strip()[:80],
+                    fix=f"Line is not valid JSON ({e.msg}); one object per line.",
+                ) from None
 
 
 def read_problems(path: str | Path) -> list[Problem]:
@@ -193,8 +220,13 @@ def read_problems(path: str | Path) -> list[Problem]:
     for n, obj in iter_jsonl(path):
         p = validate_problem(Problem.from_dict(obj, file=str(path), line=n), file=str(path), line=n)
         if p.id in seen:
-            raise RecordError(file=str(path), line=n, field="id", value=p.id,
-                              fix=f"Ids must be unique; first used on line {seen[p.id]}.")
+            raise RecordError(
+                file=str(path),
+                line=n,
+                field="id",
+                value=p.id,
+                fix=f"Ids must be unique; first used on line {seen[p.id]}.",
+            )
         seen[p.id] = n
         out.append(p)
     return out

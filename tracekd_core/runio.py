@@ -23,8 +23,20 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 
-PACKAGES = ("tracekd", "torch", "transformers", "peft", "trl", "accelerate", "bitsandbytes",
-            "datasets", "numpy", "pandas", "scipy", "statsmodels")
+PACKAGES = (
+    "tracekd",
+    "torch",
+    "transformers",
+    "peft",
+    "trl",
+    "accelerate",
+    "bitsandbytes",
+    "datasets",
+    "numpy",
+    "pandas",
+    "scipy",
+    "statsmodels",
+)
 
 
 def atomic_write_text(path: str | Path, text: str) -> Path:
@@ -84,7 +96,9 @@ def code_fingerprint(*modules: str) -> str:
     """
     h = hashlib.sha256(package_version().encode())
     for name in sorted(modules):
-        mod = importlib.import_module(name if name.startswith("tracekd_core") else f"tracekd_core.{name}")
+        mod = importlib.import_module(
+            name if name.startswith("tracekd_core") else f"tracekd_core.{name}"
+        )
         src = Path(mod.__file__)
         files = sorted(src.parent.rglob("*.py")) if src.name == "__init__.py" else [src]
         for f in files:
@@ -95,10 +109,21 @@ def code_fingerprint(*modules: str) -> str:
 def git_sha(cwd: str | Path | None = None) -> str:
     """Current git commit (with ``-dirty`` when the tree has changes), or ``unknown``."""
     try:
-        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True,
-                             check=True, timeout=10).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=cwd,
-                               capture_output=True, text=True, timeout=10).stdout.strip()
+        sha = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=10,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout.strip()
         return sha + ("-dirty" if dirty else "")
     except (OSError, subprocess.SubprocessError):
         return "unknown"
@@ -120,8 +145,13 @@ def run_key(config: dict[str, Any], data_hashes: dict[str, str] | None, code_ver
     return stable_hash({"config": config, "data": data_hashes or {}, "code": code_version})
 
 
-def run_dir(root: str | Path, experiment: str, config: dict[str, Any],
-            data_hashes: dict[str, str] | None, code_version: str) -> Path:
+def run_dir(
+    root: str | Path,
+    experiment: str,
+    config: dict[str, Any],
+    data_hashes: dict[str, str] | None,
+    code_version: str,
+) -> Path:
     """``root/experiment/<run_key>``; created, with ``config.yaml`` written first."""
     import yaml
 
@@ -142,8 +172,13 @@ def mark_done(d: str | Path) -> None:
     atomic_write_text(Path(d) / "DONE", time.strftime("%Y-%m-%dT%H:%M:%S%z") + "\n")
 
 
-def base_manifest(*, seed: int | None = None, device: str = "cpu", dtype: str | None = None,
-                  extra: dict[str, Any] | None = None) -> dict[str, Any]:
+def base_manifest(
+    *,
+    seed: int | None = None,
+    device: str = "cpu",
+    dtype: str | None = None,
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """The manifest fields every run records (caller adds timings and stage specifics)."""
     man: dict[str, Any] = {
         "git_sha": git_sha(Path(__file__).parent),

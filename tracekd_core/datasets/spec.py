@@ -1,0 +1,83 @@
+"""The dataset registry entry: one object per dataset, dispatching on ``DataConfig.source``.
+
+A dataset (paper sections 2.1-2.3) is a synthetic generator (offline default), a loader of the
+native files in a local folder, a Hugging Face Hub loader (online only) and an independent solver.
+Registering a new dataset is one ``DATASETS.add(name, DatasetSpec(...))``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..config import DataConfig
+from ..errors import ConfigError
+from ..records import Problem
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """How to make the problems of one dataset.
+
+    Parameters
+    ----------
+    name : str
+        Registry name (``cotemp``, ``babi``, ``marco``).
+    generate : callable
+        ``generate(cfg, seed) -> list[Problem]``: the offline synthetic generator.
+    load_folder : callable
+        ``load_folder(folder, cfg, seed) -> list[Problem]``: native files in a local folder.
+    load_hub : callable
+        ``load_hub(cfg, seed) -> list[Problem]``: the Hugging Face Hub (needs network).
+    solve : callable
+        ``solve(problem) -> list[str]``: recompute the answer from the support and question.
+    reference_sizes : tuple of int
+        The reference study's (train, test) sizes, the default synthetic sizes.
+
+    Examples
+    --------
+    >>> spec = DatasetSpec("toy", generate=lambda c, s: [], load_folder=lambda f, c, s: [],
+    ...                    load_hub=lambda c, s: [], solve=lambda p: [], reference_sizes=(8, 2))
+    >>> spec.load(DataConfig(dataset="cotemp"), seed=0)
+    []
+    """
+
+    name: str
+    generate: Callable[[DataConfig, int], list[Problem]]
+    load_folder: Callable[[Path, DataConfig, int], list[Problem]]
+    load_hub: Callable[[DataConfig, int], list[Problem]]
+    solve: Callable[[Problem], list[str]]
+    reference_sizes: tuple[int, int]
+
+    def load(self, cfg: DataConfig, seed: int) -> list[Problem]:
+        """Dispatch on ``cfg.source``: ``synthetic``, ``hub`` or a local folder path.
+
+        Raises
+        ------
+        ConfigError
+            If ``source`` is neither keyword and not an existing folder.
+        """
+        if cfg.source == "synthetic":
+            return self.generate(cfg, seed)
+        if cfg.source == "hub":
+            return self.load_hub(cfg, seed)
+        folder = Path(cfg.source)
+        if not folder.is_dir():
+            raise ConfigError(f"data.source = {cfg.source!r} is not 'synthetic', 'hub' or an "
+                              f"existing folder. Give the folder that holds the native "
+                              f"{self.name} files, or use 'synthetic' (offline default).")
+        return self.load_folder(folder, cfg, seed)
+
+    def sizes(self, cfg: DataConfig) -> tuple[int, int]:
+        """(n_train, n_test) for a generator: the config's values or the reference sizes.
+
+        Examples
+        --------
+        >>> spec = DatasetSpec("toy", None, None, None, None, reference_sizes=(8, 2))
+        >>> spec.sizes(DataConfig(dataset="babi", n_test=5))
+        (8, 5)
+        """
+        n_train = cfg.n_train if cfg.n_train is not None else self.reference_sizes[0]
+        n_test = cfg.n_test if cfg.n_test is not None else self.reference_sizes[1]
+        return n_train, n_test

@@ -1,0 +1,102 @@
+"""Execute the book's notebooks with papermill and assemble ``book/`` (the "book renders" rule).
+
+Each notebook in ``notebooks/NN_verb_object.ipynb`` is executed with the profile as its only
+parameter; the executed copy is kept in ``runs/<profile>/notebooks/`` as the log of its step and
+copied into ``book/notebooks/`` where Jupyter Book renders it without re-executing. A notebook is
+re-executed only when its source, the grid index or the reporting code changed (a ``.key`` file
+beside the executed copy records what it was run on).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+from pathlib import Path
+
+from . import runio
+from .errors import TracekdError
+
+log = logging.getLogger(__name__)
+
+REPORT_MODULES = ("report", "plots", "stats", "conditions", "records", "score")
+
+
+class NotebookFailedError(TracekdError, RuntimeError):
+    """A notebook of the book raised; the message names the notebook and the cell."""
+
+
+def _grid_fingerprint(grid_json: Path) -> str:
+    index = json.loads(grid_json.read_text())
+    return runio.stable_hash({"profile": index["profile"], "cells": index["cells"]})
+
+
+def run_notebooks(
+    profile: str,
+    root: str | Path = ".",
+    *,
+    runs_root: str = "runs",
+    book_dir: str | Path = "book",
+    kernel: str = "python3",
+) -> list[Path]:
+    """Execute every ``notebooks/[0-9][0-9]_*.ipynb`` for ``profile``; return executed paths.
+
+    Raises
+    ------
+    NotebookFailedError
+        When a notebook raises; names the notebook, the failing cell and the error.
+    """
+    import papermill as pm
+    from papermill.exceptions import PapermillExecutionError
+
+    root = Path(root).resolve()
+    grid_json = root / runs_root / profile / "grid.json"
+    grid_fp = _grid_fingerprint(grid_json) if grid_json.exists() else "no-grid"
+    code_fp = runio.code_fingerprint(*REPORT_MODULES)
+    out_dir = root / runs_root / profile / "notebooks"
+    book_nb = Path(book_dir) if Path(book_dir).is_absolute() else root / book_dir
+    book_nb = book_nb / "notebooks"
+    book_nb.mkdir(parents=True, exist_ok=True)
+    executed = []
+    for nb in sorted((root / "notebooks").glob("[0-9][0-9]_*.ipynb")):
+        out = out_dir / nb.name
+        key = runio.stable_hash(
+            {"nb": runio.file_sha256(nb), "grid": grid_fp, "code": code_fp, "profile": profile}
+        )
+        key_file = out.with_suffix(".key")
+        if out.exists() and key_file.exists() and key_file.read_text().strip() == key:
+            log.info("%s: unchanged, not re-executed", nb.name)
+        else:
+            log.info("executing %s", nb.name)
+            out.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                pm.execute_notebook(
+                    str(nb),
+                    str(out),
+                    parameters={"profile": profile, "root": str(root)},
+                    kernel_name=kernel,
+                    cwd=str(root),
+                    progress_bar=False,
+                    log_output=False,
+                )
+            except PapermillExecutionError as e:
+                raise NotebookFailedError(
+                    f"notebook {nb.name} failed in cell {e.exec_count} ({e.ename}: {e.evalue}); "
+                    f"the executed copy with the traceback is {out}"
+                ) from None
+            runio.atomic_write_text(key_file, key + "\n")
+        shutil.copy2(out, book_nb / nb.name)
+        executed.append(out)
+    return executed
+
+
+def assemble_docs(root: str | Path = ".", book_dir: str | Path = "book") -> list[Path]:
+    """Copy the reference pages (``docs/*.md``) into ``book/reference/`` for the book."""
+    root = Path(root)
+    dest = root / book_dir / "reference"
+    dest.mkdir(parents=True, exist_ok=True)
+    copied = []
+    for md in sorted((root / "docs").glob("*.md")):
+        shutil.copy2(md, dest / md.name)
+        copied.append(dest / md.name)
+    return copied

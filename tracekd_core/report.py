@@ -1,0 +1,243 @@
+"""Tidy tables for the book (chapters 01-04): load a finished grid and summarise it.
+
+The notebooks are thin: each calls these functions and shows the result. Every table is a tidy
+DataFrame (one row per dataset x condition x seed x label x metric), every rate carries its n and
+a 95% Wilson interval, and seeds are reported as spread (mean, sd and each seed). Numbers in the
+book's prose are read from these tables, never typed.
+"""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from . import runio, stats
+from .conditions import get_condition
+from .config import load_profile
+
+
+def build_stamp(profile: str) -> str:
+    """A one-line markdown stamp: package version, git SHA and profile of this build."""
+    return (
+        f"*Built from tracekd {runio.package_version()} at git `{runio.git_sha()}` "
+        f"with profile `{profile}`.*"
+    )
+
+
+def load_grid(profile: str, root: str | Path = ".") -> tuple[dict[str, Any], pd.DataFrame]:
+    """Read ``runs/<profile>/grid.json``: the resolved profile and one row per cell."""
+    root = Path(root)
+    cfg = load_profile(profile, root / "configs")
+    path = root / cfg.runs_root / cfg.name / "grid.json"
+    if not path.exists():
+        raise FileNotFoundError(f"{path} not found: run `tracekd run --profile {profile}` first.")
+    index = json.loads(path.read_text())
+    cells = pd.DataFrame(index["cells"])
+    cells["title"] = cells["condition"].map(lambda c: get_condition(c).title)
+    return index, cells
+
+
+def _read_jsonl(path: str | Path) -> list[dict[str, Any]]:
+    with open(path, encoding="utf-8") as fh:
+        return [json.loads(line) for line in fh if line.strip()]
+
+
+def load_items(cells: pd.DataFrame) -> pd.DataFrame:
+    """All scored items of the grid, one row per (cell, problem), with cell columns attached."""
+    frames = []
+    for cell in cells.itertuples():
+        items = pd.DataFrame(_read_jsonl(Path(cell.score_dir) / "items.jsonl"))
+        items["dataset"] = cell.dataset
+        items["student"] = cell.student
+        items["condition"] = cell.condition
+        items["seed"] = -1 if pd.isna(cell.seed) else int(cell.seed)
+        frames.append(items)
+    return pd.concat(frames, ignore_index=True)
+
+
+def load_summaries(cells: pd.DataFrame) -> pd.DataFrame:
+    """``summary.json`` of every cell flattened into columns (one row per cell)."""
+    rows = []
+    for cell in cells.itertuples():
+        s = json.loads((Path(cell.score_dir) / "summary.json").read_text())
+        rows.append(
+            {
+                "dataset": cell.dataset,
+                "student": cell.student,
+                "condition": cell.condition,
+                "seed": -1 if pd.isna(cell.seed) else int(cell.seed),
+                **{k: v for k, v in s.items() if not isinstance(v, dict | list)},
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def rate_table(items: pd.DataFrame, metric: str, by: list[str]) -> pd.DataFrame:
+    """k, n, rate and 95% Wilson CI of boolean column ``metric`` per group (NaN = not evaluated)."""
+    rows = []
+    for key, g in items.groupby(by, dropna=False, sort=True):
+        vals = g[metric].dropna().astype(bool)
+        r = stats.rate(int(vals.sum()), int(len(vals)))
+        rows.append(
+            {
+                **dict(zip(by, key if isinstance(key, tuple) else (key,), strict=True)),
+                "metric": metric,
+                **r,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def seed_spread_table(
+    items: pd.DataFrame,
+    metric: str = "answer_correct",
+    by: tuple[str, ...] = ("dataset", "student", "condition"),
+) -> pd.DataFrame:
+    """Per group: accuracy of each seed, their mean and sd (seeds as spread, not pooled)."""
+    per_seed = rate_table(items, metric, [*by, "seed"])
+    rows = []
+    for key, g in per_seed.groupby(list(by), sort=True):
+        spread = stats.seed_spread(dict(zip(g["seed"], g["rate"], strict=True)))
+        rows.append(
+            {
+                **dict(zip(by, key, strict=True)),
+                "metric": metric,
+                "n_per_seed": int(g["n"].iloc[0]),
+                "n_seeds": len(g),
+                "mean": spread["mean"],
+                "sd": spread["sd"],
+                "per_seed": ", ".join(f"{v:.3f}" for v in g["rate"]),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def paired_table(
+    items: pd.DataFrame,
+    baseline: str,
+    others: list[str],
+    metric: str = "answer_correct",
+    n_boot: int = 2000,
+) -> pd.DataFrame:
+    """McNemar and bootstrap CI of the accuracy difference (other - baseline) on the same items.
+
+    Paired within dataset and seed; direct prompting (seed -1) pairs with every seed.
+    """
+    rows = []
+    for (ds, student), g in items.groupby(["dataset", "student"], sort=True):
+        base_all = g[g["condition"] == baseline]
+        for other in others:
+            oth_all = g[g["condition"] == other]
+            for seed in sorted(set(oth_all["seed"]) | set(base_all["seed"]) - {-1}) or [-1]:
+                a = base_all[base_all["seed"].isin([seed, -1])]
+                b = oth_all[oth_all["seed"].isin([seed, -1])]
+                if a.empty or b.empty:
+                    continue
+                ra = a[["id", metric]].to_dict("records")
+                rb = b[["id", metric]].to_dict("records")
+                mc = stats.mcnemar(ra, rb, key=metric)
+                bd = stats.bootstrap_diff(ra, rb, key=metric, n_boot=n_boot, seed=0)
+                rows.append(
+                    {
+                        "dataset": ds,
+                        "student": student,
+                        "seed": seed,
+                        "baseline": baseline,
+                        "other": other,
+                        **{f"mcnemar_{k}": v for k, v in mc.items()},
+                        **{f"diff_{k}": v for k, v in bd.items()},
+                    }
+                )
+    return pd.DataFrame(rows)
+
+
+def disconnect_table(
+    items: pd.DataFrame,
+    by: tuple[str, ...] = ("dataset", "student", "condition", "seed"),
+    steps: tuple[str, ...] = ("label", "retrieval", "trace"),
+) -> pd.DataFrame:
+    """For each group and step: the 2x2 answer x step table, chi-square, phi, odds ratio,
+    P(answer | step correct) and P(answer | step wrong) with CIs, and the TT share (the paper's
+    "correct trace and correct answer" 28%)."""
+    rows = []
+    for key, g in items.groupby(list(by), sort=True):
+        recs = g.to_dict("records")
+        for step in steps:
+            t = stats.two_by_two(recs, step)
+            n_eval = t["tt"] + t["tf"] + t["ft"] + t["ff"]
+            if n_eval == 0:
+                continue
+            c = stats.chi2_2x2(t, correction=True)
+            c0 = stats.chi2_2x2(t, correction=False)
+            cond = stats.conditional_accuracy(recs, step)
+            rows.append(
+                {
+                    **dict(zip(by, key, strict=True)),
+                    "step": step,
+                    **t,
+                    "n": len(g),
+                    "chi2_yates": c["statistic"],
+                    "p_yates": c["p_value"],
+                    "chi2": c0["statistic"],
+                    "p": c0["p_value"],
+                    "phi": c0["phi"],
+                    "odds_ratio": c0.get("odds_ratio"),
+                    **{f"acc_given_step_{k}": v for k, v in _flat(cond).items()},
+                    "tt_share": t["tt"] / len(g),
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def _flat(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out.update(_flat(v, f"{prefix}{k}_"))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+def reference_results() -> pd.DataFrame:
+    """The reference study's published accuracies (PAPER_NOTES section 8), as shipped data."""
+    with resources.files("tracekd_core.resources").joinpath("reference_results.csv").open() as fh:
+        return pd.read_csv(fh)
+
+
+def reference_confusion() -> pd.DataFrame:
+    """The reference's stored trace confusion matrices (PAPER_NOTES 8.5 and 6.2)."""
+    with resources.files("tracekd_core.resources").joinpath("reference_confusion.csv").open() as fh:
+        return pd.read_csv(fh)
+
+
+def ours_vs_reference(items: pd.DataFrame) -> pd.DataFrame:
+    """Our answer accuracy (mean over seeds, per label and overall) beside the reference's."""
+    ours = []
+    for by in (["dataset", "student", "condition", "label"], ["dataset", "student", "condition"]):
+        t = rate_table(items, "answer_correct", [*by, "seed"])
+        agg = (
+            t.groupby(by, sort=True)
+            .agg(ours_pct=("rate", "mean"), ours_n=("n", "first"), ours_sd=("rate", "std"))
+            .reset_index()
+        )
+        if "label" not in by:
+            agg["label"] = "overall"
+        ours.append(agg)
+    ours_df = pd.concat(ours, ignore_index=True)
+    ours_df[["ours_pct", "ours_sd"]] *= 100
+    ref = (
+        reference_results()
+        .pivot_table(
+            index=["dataset", "condition", "label"], columns="model", values="accuracy_pct"
+        )
+        .reset_index()
+    )
+    ref.columns = [
+        c if c in ("dataset", "condition", "label") else f"ref_{c}_pct" for c in ref.columns
+    ]
+    return ours_df.merge(ref, on=["dataset", "condition", "label"], how="left")
