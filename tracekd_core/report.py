@@ -155,54 +155,6 @@ def paired_table(
     return pd.DataFrame(rows)
 
 
-def disconnect_table(
-    items: pd.DataFrame,
-    by: tuple[str, ...] = ("dataset", "student", "condition", "seed"),
-    steps: tuple[str, ...] = ("label", "retrieval", "trace"),
-) -> pd.DataFrame:
-    """For each group and step: the 2x2 answer x step table, chi-square, phi, odds ratio,
-    P(answer | step correct) and P(answer | step wrong) with CIs, and the TT share (the paper's
-    "correct trace and correct answer" 28%)."""
-    rows = []
-    for key, g in items.groupby(list(by), sort=True):
-        recs = g.to_dict("records")
-        for step in steps:
-            t = stats.two_by_two(recs, step)
-            n_eval = t["tt"] + t["tf"] + t["ft"] + t["ff"]
-            if n_eval == 0:
-                continue
-            c = stats.chi2_2x2(t, correction=True)
-            c0 = stats.chi2_2x2(t, correction=False)
-            cond = stats.conditional_accuracy(recs, step)
-            rows.append(
-                {
-                    **dict(zip(by, key, strict=True)),
-                    "step": step,
-                    **t,
-                    "n": len(g),
-                    "chi2_yates": c["statistic"],
-                    "p_yates": c["p_value"],
-                    "chi2": c0["statistic"],
-                    "p": c0["p_value"],
-                    "phi": c0["phi"],
-                    "odds_ratio": c0.get("odds_ratio"),
-                    **{f"acc_given_step_{k}": v for k, v in _flat(cond).items()},
-                    "tt_share": t["tt"] / len(g),
-                }
-            )
-    return pd.DataFrame(rows)
-
-
-def _flat(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for k, v in d.items():
-        if isinstance(v, dict):
-            out.update(_flat(v, f"{prefix}{k}_"))
-        else:
-            out[f"{prefix}{k}"] = v
-    return out
-
-
 def reference_results() -> pd.DataFrame:
     """The reference study's published accuracies (PAPER_NOTES section 8), as shipped data."""
     with resources.files("tracekd_core.resources").joinpath("reference_results.csv").open() as fh:
@@ -241,3 +193,13 @@ def ours_vs_reference(items: pd.DataFrame) -> pd.DataFrame:
         c if c in ("dataset", "condition", "label") else f"ref_{c}_pct" for c in ref.columns
     ]
     return ours_df.merge(ref, on=["dataset", "condition", "label"], how="left")
+
+
+def scoring_modes_table(items: pd.DataFrame) -> pd.DataFrame:
+    """Answer accuracy under the strict and the reference scorer, side by side per cell group."""
+    cols = [c for c in ("answer_correct_strict", "answer_correct_reference") if c in items]
+    t = items.groupby(["dataset", "student", "condition"])[cols].mean()
+    if len(cols) == 2:
+        t["reference_minus_strict"] = t[cols[1]] - t[cols[0]]
+    t["n_items"] = items.groupby(["dataset", "student", "condition"]).size()
+    return t

@@ -143,8 +143,11 @@ def set_match(pred: list[str], gold: list[str]) -> tuple[bool, float, float, flo
     return p == g, 2 * prec * rec / (prec + rec), prec, rec
 
 
-def cotemp_answer(prediction: str, problem: Problem) -> dict:
+def cotemp_answer(prediction: str, problem: Problem, *, intended_slot: bool = False) -> dict:
     """The reference CoTemp answer scorer (mode "default") on one raw prediction.
+
+    ``intended_slot=True`` swaps the reversed slot for the one the question asks for (an ablation
+    of one quirk; the published numbers need the default).
 
     Examples
     --------
@@ -153,14 +156,15 @@ def cotemp_answer(prediction: str, problem: Problem) -> dict:
     ...     context=["Ann holds the position of mayor from 2001 to 2003.",
     ...              "Ann holds the position of judge from 2001 to 2002."],
     ...     answers=["judge"], meta={"triple_element": "S1_R1_O2"})
-    >>> cotemp_answer("<answer>['judge', 'mayor', 'pilot']</answer>", p)["correct"]
-    False
-    >>> cotemp_answer("<answer>['judge', 'pilot']</answer>", p)["correct"]
+    >>> cotemp_answer("<answer>['judge', 'mayor', 'pilot']</answer>", p)["correct"]  # lenient
     True
+    >>> cotemp_answer("<answer>['mayor']</answer>", p)["correct"]
+    False
     """
     span = answer_span(prediction)
     golds = [g.lower() for g in problem.answers]
-    slot = reference_slot(str(problem.meta.get("triple_element", "")))
+    triple = str(problem.meta.get("triple_element", ""))
+    slot = asked_slot(triple) if intended_slot else reference_slot(triple)
     question = problem.question.lower()
     removed = False
     pred: list[str] = []

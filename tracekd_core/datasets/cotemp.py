@@ -215,8 +215,12 @@ def _word_in(answer: str, text: str) -> bool:
     return re.search(rf"(?<!\w){re.escape(_norm(answer))}(?!\w)", _norm(text)) is not None
 
 
-def match_support(facts: list[str], answers: list[str], triple: str) -> tuple[list[int], str]:
+def match_support(facts: list[str], answers: list[str], triple: str,
+                  asked: str | None = None) -> tuple[list[int], str]:
     """Indices of the facts that state a gold answer, and the rule used (see module docstring).
+
+    With ``asked`` (the question's relation, ``asked_relation``) the ``slot`` rule also requires
+    the fact to be of that relation, so an answer person's *other* facts are not support.
 
     Examples
     --------
@@ -232,7 +236,8 @@ def match_support(facts: list[str], answers: list[str], triple: str) -> tuple[li
 
     def slot(i: int, a: str) -> bool:
         p = parsed[i]
-        return p is not None and _norm(p.subject if triple == "S2_R1_O1" else p.object) == _norm(a)
+        return (p is not None and (asked is None or p.relation == asked)
+                and _norm(p.subject if triple == "S2_R1_O1" else p.object) == _norm(a))
 
     rules = (("slot", slot), ("word", lambda i, a: _word_in(a, facts[i])),
              ("substring", lambda i, a: a in facts[i]))
@@ -311,14 +316,17 @@ def parse_row(obj: object, relation: str, *, file: str, line: int) -> Problem | 
         if not obj[key] or not all(isinstance(x, str) and x.strip() for x in obj[key]):
             raise DatasetFormatError(file=file, line=line, field=key, value=obj[key],
                                      fix="Give a non-empty list of non-empty strings.")
-    support, rule = match_support(obj["facts"], obj["answer"], obj["triple_element"])
+    asked = asked_relation(obj["question"])
+    support, rule = match_support(obj["facts"], obj["answer"], obj["triple_element"], asked)
+    if rule != "slot" and asked is not None:  # question wording not understood: any relation
+        support, rule = match_support(obj["facts"], obj["answer"], obj["triple_element"])
     if not support:
         return None
     return Problem(
         id=f"cotemp-{relation}-{obj['index']:05d}", dataset="cotemp", split="train",
         question=obj["question"], context=list(obj["facts"]), answers=list(obj["answer"]),
         label=relation, support=support,
-        meta={"triple_element": obj["triple_element"], "relation": asked_relation(obj["question"]),
+        meta={"triple_element": obj["triple_element"], "relation": asked,
               "index": obj["index"], "support_rule": rule, "source_file": Path(file).name})
 
 

@@ -1,0 +1,168 @@
+"""The disconnect between trace and answer correctness (book chapter 4; paper section 6.2, 8.5).
+
+For every trained trace condition: the answer x step 2x2 tables (label step, retrieval step,
+whole trace) with the unevaluated count, chi-square with and without Yates' correction, phi and
+the odds ratio, P(answer | step correct) versus P(answer | step wrong) with Wilson intervals, the
+share of problems with a correct trace *and* a correct answer (what the paper's 28% refers to),
+the same tables under the reference's trace-scoring rules, a logistic model, and output health.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from . import stats
+from .conditions import get_condition
+from .records import read_problems
+
+
+def trace_conditions(items: pd.DataFrame) -> list[str]:
+    """Conditions of the grid whose students are trained to write a trace."""
+    return [c for c in dict.fromkeys(items["condition"]) if get_condition(c).has_trace]
+
+
+def disconnect_table(
+    items: pd.DataFrame,
+    by: tuple[str, ...] = ("dataset", "student", "condition", "seed"),
+    steps: tuple[str, ...] = ("label", "retrieval", "trace"),
+) -> pd.DataFrame:
+    """For each group and step: the 2x2 answer x step table, chi-square, phi, odds ratio,
+    P(answer | step correct) and P(answer | step wrong) with CIs, and the TT share (the paper's
+    "correct trace and correct answer" 28%)."""
+    rows = []
+    for key, g in items.groupby(list(by), sort=True):
+        recs = g.to_dict("records")
+        for step in steps:
+            t = stats.two_by_two(recs, step)
+            n_eval = t["tt"] + t["tf"] + t["ft"] + t["ff"]
+            if n_eval == 0:
+                continue
+            c = stats.chi2_2x2(t, correction=True)
+            c0 = stats.chi2_2x2(t, correction=False)
+            cond = stats.conditional_accuracy(recs, step)
+            rows.append(
+                {
+                    **dict(zip(by, key, strict=True)),
+                    "step": step,
+                    **t,
+                    "n": len(g),
+                    "chi2_yates": c["statistic"],
+                    "p_yates": c["p_value"],
+                    "chi2": c0["statistic"],
+                    "p": c0["p_value"],
+                    "phi": c0["phi"],
+                    "odds_ratio": c0.get("odds_ratio"),
+                    **{f"acc_given_step_{k}": v for k, v in _flat(cond).items()},
+                    "tt_share": t["tt"] / len(g),
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def _flat(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out.update(_flat(v, f"{prefix}{k}_"))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+def trace_modes_table(cells: pd.DataFrame) -> pd.DataFrame:
+    """Whole-trace 2x2 table, chi-square and TT share under strict and reference trace scoring.
+
+    The same predictions are re-scored with each trace scorer (scoring is cheap), so the only
+    difference between the two rows of a cell is the scoring rule.
+    """
+    from .score import score_items
+
+    rows = []
+    for cell in cells.itertuples():
+        if not get_condition(cell.condition).has_trace:
+            continue
+        problems = [p for p in read_problems(cell.problems) if p.split == "test"]
+        with open(cell.predictions, encoding="utf-8") as fh:
+            preds = [json.loads(line) for line in fh if line.strip()]
+        for mode in ("strict", "reference"):
+            items = score_items(problems, preds, trace_scoring=mode)
+            t = stats.two_by_two(items, "trace")
+            c = stats.chi2_2x2(t, correction=False)
+            rows.append(
+                {
+                    "dataset": cell.dataset,
+                    "student": cell.student,
+                    "condition": cell.condition,
+                    "seed": cell.seed,
+                    "trace_scoring": mode,
+                    **t,
+                    "trace_accuracy": _share(items, "trace_correct"),
+                    "chi2": c["statistic"],
+                    "p": c["p_value"],
+                    "phi": c["phi"],
+                    "tt_share": t["tt"] / len(items) if items else None,
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def _share(items: list[dict[str, Any]], key: str) -> float | None:
+    vals = [bool(it[key]) for it in items if it.get(key) is not None]
+    return sum(vals) / len(vals) if vals else None
+
+
+def logistic_table(items: pd.DataFrame) -> pd.DataFrame:
+    """Logit of answer correctness on whole-trace correctness and label, per dataset/condition
+    (seeds pooled, errors clustered by problem id)."""
+    rows = []
+    for (ds, student, cond), g in items.groupby(["dataset", "student", "condition"], sort=True):
+        res = stats.logistic_model(g, cluster="id", step="trace")
+        rows.append(
+            {
+                "dataset": ds,
+                "student": student,
+                "condition": cond,
+                **{k: v for k, v in res.items() if not isinstance(v, dict | list)},
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def status_table(items: pd.DataFrame) -> pd.DataFrame:
+    """Share of each parse status per dataset/condition (unparseable outputs are data)."""
+    t = (
+        items.groupby(["dataset", "student", "condition"])["status"]
+        .value_counts(normalize=True)
+        .rename("share")
+        .reset_index()
+    )
+    wide = t.pivot_table(
+        index=["dataset", "student", "condition"], columns="status", values="share", fill_value=0.0
+    )
+    extra = [c for c in ("trace_words", "n_new_tokens", "hit_max_new_tokens") if c in items]
+    if extra:
+        wide = wide.join(items.groupby(["dataset", "student", "condition"])[extra].mean())
+    return wide
+
+
+def generation_health(cells: pd.DataFrame) -> pd.DataFrame:
+    """How many outputs of each cell hit ``max_new_tokens`` (from the predictions files)."""
+    rows = []
+    for cell in cells.itertuples():
+        path = Path(cell.predictions)
+        with path.open(encoding="utf-8") as fh:
+            preds = [json.loads(line) for line in fh if line.strip()]
+        rows.append(
+            {
+                "dataset": cell.dataset,
+                "condition": cell.condition,
+                "seed": cell.seed,
+                "n": len(preds),
+                "hit_max_new_tokens": sum(bool(p.get("hit_max_new_tokens")) for p in preds),
+            }
+        )
+    return pd.DataFrame(rows)

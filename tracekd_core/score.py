@@ -1,0 +1,448 @@
+"""Decoupled scoring: the answer and each trace step scored separately, per item and in summary.
+
+Paper section 6. Two named modes of each scorer are always computed side by side and registered
+in ``registry.ANSWER_SCORERS`` / ``registry.TRACE_SCORERS``:
+
+``strict`` (default, what the metric should mean)
+    CoTemp: the entity set stated in the answer (entities of the role the question asks for,
+    extras count against, no answer = wrong) must equal the gold set; bAbI: normalised exact
+    match; MARCO: normalised exact match, plus token F1 and ROUGE-L everywhere. Trace: the label
+    step is correct iff the stated label is the item's gold label; the retrieval step is scored by
+    precision/recall/exact-set match of the stated items against the item's gold support.
+``reference``
+    The authors' code as implemented, quirks included (``score_reference.py``); exists to
+    reproduce the published numbers.
+
+``docs/scoring.md`` describes every field of ``items.jsonl`` and ``summary.json``.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+import string
+import unicodedata
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from . import score_reference as ref
+from .errors import RecordError
+from .parse import ParsedOutput, parse_output
+from .records import Problem, iter_jsonl, read_problems, write_jsonl
+from .registry import ANSWER_SCORERS, TRACE_SCORERS
+from .runio import atomic_write_json, file_sha256, package_version
+from .stats import STEPS, chi2_2x2, conditional_accuracy, rate, two_by_two
+
+log = logging.getLogger(__name__)
+
+MODES = ("strict", "reference")
+_PUNCT = set(string.punctuation)
+_ARTICLES = re.compile(r"\b(a|an|the)\b")
+
+Batch = Callable[[list[Problem], list[str | None], list[ParsedOutput | None]], list[dict]]
+
+
+def normalize_text(text: str) -> str:
+    """NFKC, lower-case, delete punctuation, drop articles, collapse whitespace (SQuAD-style).
+
+    Examples
+    --------
+    >>> normalize_text("The  Sevilla F.C.\\xa0Club")
+    'sevilla fc club'
+    """
+    s = unicodedata.normalize("NFKC", text).lower()
+    s = "".join(ch for ch in s if ch not in _PUNCT and not unicodedata.category(ch).startswith("P"))
+    return " ".join(_ARTICLES.sub(" ", s).split())
+
+
+def token_prf(pred: str, gold: str) -> tuple[float, float, float]:
+    """Token precision, recall, F1 of normalised bags of words.
+
+    Examples
+    --------
+    >>> token_prf("green apple", "apple")
+    (0.5, 1.0, 0.6666666666666666)
+    """
+    from collections import Counter
+
+    p, g = normalize_text(pred).split(), normalize_text(gold).split()
+    if not p or not g:
+        same = float(p == g)
+        return same, same, same
+    overlap = sum((Counter(p) & Counter(g)).values())
+    if overlap == 0:
+        return 0.0, 0.0, 0.0
+    prec, rec = overlap / len(p), overlap / len(g)
+    return prec, rec, 2 * prec * rec / (prec + rec)
+
+
+def rouge_l(pred: str, gold: str) -> float:
+    """ROUGE-L F1 (beta 1, no stemming) on normalised tokens.
+
+    Examples
+    --------
+    >>> rouge_l("the cat sat on mat", "cat on the mat")
+    0.75
+    """
+    p, g = normalize_text(pred).split(), normalize_text(gold).split()
+    if not p or not g:
+        return float(p == g)
+    prev = [0] * (len(g) + 1)
+    for tp in p:
+        cur = [0]
+        for j, tg in enumerate(g):
+            cur.append(prev[j] + 1 if tp == tg else max(prev[j + 1], cur[j]))
+        prev = cur
+    lcs = prev[-1]
+    if lcs == 0:
+        return 0.0
+    prec, rec = lcs / len(p), lcs / len(g)
+    return 2 * prec * rec / (prec + rec)
+
+
+def cotemp_entities(items: list[str], problem: Problem) -> set[str]:
+    """Normalised entity set stated by answer items, in the role the question asks for.
+
+    An item that is itself a candidate (an entity of the asked role in the facts, or a gold) is
+    that entity; a longer item (a sentence) yields every candidate it contains on word boundaries
+    -- except non-gold entities restated from the question -- or, if none, the item itself (an
+    unrecognised answer, which counts against).
+
+    Examples
+    --------
+    >>> p = Problem(id="a", dataset="cotemp", split="test", label="equal", support=[1],
+    ...     question="While Ann was holding the position of mayor, which position did Ann hold?",
+    ...     context=["Ann holds the position of mayor from 2001 to 2003.",
+    ...              "Ann holds the position of judge from 2001 to 2002."],
+    ...     answers=["judge"], meta={"triple_element": "S1_R1_O2"})
+    >>> sorted(cotemp_entities(["judge", "mayor"], p))
+    ['judge', 'mayor']
+    >>> sorted(cotemp_entities(["While Ann was mayor she was the judge."], p))
+    ['judge']
+    """
+    slot = ref.asked_slot(str(problem.meta.get("triple_element", "")))
+    golds = {normalize_text(g) for g in problem.answers}
+    cands = {normalize_text(e) for f in problem.context if (e := ref.fact_entity(f, slot))}
+    cands = sorted((cands | golds) - {""}, key=len, reverse=True)
+    question = f" {normalize_text(problem.question)} "
+    out: set[str] = set()
+    for item in items:
+        n = normalize_text(item)
+        if not n:
+            continue
+        if n in cands:
+            out.add(n)
+            continue
+        rest, found = f" {n} ", set()
+        for c in cands:
+            if f" {c} " in rest:
+                rest = rest.replace(f" {c} ", " | ")
+                if c in golds or f" {c} " not in question:
+                    found.add(c)
+        out |= found or {n}
+    return out
+
+
+def _answer_text(parsed: ParsedOutput) -> str:
+    items = parsed.answer_items or []
+    return " ".join(items) if items else (parsed.answer or "")
+
+
+def _strict_answer(problem: Problem, parsed: ParsedOutput | None) -> dict:
+    miss = {"correct": False, "f1": 0.0, "precision": 0.0, "recall": 0.0, "token_f1": 0.0,
+            "rouge_l": 0.0}
+    if parsed is None or parsed.answer is None:
+        return miss
+    text = _answer_text(parsed)
+    if problem.dataset == "cotemp":
+        pred = cotemp_entities(parsed.answer_items or [parsed.answer], problem)
+        gold = {normalize_text(g) for g in problem.answers}
+        inter = len(pred & gold)
+        p = inter / len(pred) if pred else 0.0
+        r = inter / len(gold)
+        res = {"correct": pred == gold, "precision": p, "recall": r,
+               "f1": 2 * p * r / (p + r) if inter else 0.0}
+        golds_tok = [" ".join(problem.answers)]
+    else:
+        cands = {normalize_text(parsed.answer), normalize_text(text)}
+        ok = any(normalize_text(g) in cands for g in problem.answers)
+        res = {"correct": ok, "f1": float(ok), "precision": float(ok), "recall": float(ok)}
+        golds_tok = problem.answers
+    best = max((token_prf(text, g) for g in golds_tok), key=lambda prf: prf[2])
+    res["token_f1"] = best[2]
+    res["rouge_l"] = max(rouge_l(text, g) for g in golds_tok)
+    if problem.dataset == "marco":  # free-form answers: F1/P/R are the token-level ones
+        res["precision"], res["recall"], res["f1"] = best
+    return res
+
+
+@ANSWER_SCORERS.register("strict")
+def strict_answers(problems: list[Problem], outputs: list[str | None],
+                   parsed: list[ParsedOutput | None]) -> list[dict]:
+    """Strict answer scoring of a batch (see module docstring)."""
+    return [_strict_answer(p, x) for p, x in zip(problems, parsed, strict=True)]
+
+
+@ANSWER_SCORERS.register("reference")
+def reference_answers(problems: list[Problem], outputs: list[str | None],
+                      parsed: list[ParsedOutput | None]) -> list[dict]:
+    """Reference answer scoring of a batch (raw outputs; ``score_reference.py``)."""
+    return ref.score_answers(problems, outputs)
+
+
+def _strict_trace(problem: Problem, parsed: ParsedOutput | None) -> dict:
+    if parsed is None or parsed.trace is None:
+        return {"label_correct": None, "retrieval_correct": None, "trace_correct": None,
+                "retrieval_precision": None, "retrieval_recall": None}
+    label_ok = parsed.label_step == problem.label
+    gold = {normalize_text(t) for t in problem.support_text}
+    stated = {normalize_text(t) for t in parsed.retrieval_step or []} - {""}
+    inter = len(stated & gold)
+    ir_ok = stated == gold
+    return {"label_correct": label_ok, "retrieval_correct": ir_ok,
+            "trace_correct": label_ok and ir_ok,
+            "retrieval_precision": inter / len(stated) if stated else 0.0,
+            "retrieval_recall": inter / len(gold) if gold else 0.0}
+
+
+@TRACE_SCORERS.register("strict")
+def strict_traces(problems: list[Problem], outputs: list[str | None],
+                  parsed: list[ParsedOutput | None]) -> list[dict]:
+    """Strict per-item trace scoring against each item's own gold label and support."""
+    return [_strict_trace(p, x) for p, x in zip(problems, parsed, strict=True)]
+
+
+@TRACE_SCORERS.register("reference")
+def reference_traces(problems: list[Problem], outputs: list[str | None],
+                     parsed: list[ParsedOutput | None]) -> list[dict]:
+    """Reference trace scoring (PAPER_NOTES 6.2 rules; ``score_reference.score_traces``)."""
+    return ref.score_traces(problems, outputs)
+
+
+def _check_prediction(pred: Any, *, file: str | None, line: int | None) -> dict:
+    if not isinstance(pred, dict) or not isinstance(pred.get("id"), str):
+        raise RecordError(file=file, line=line, field="id", value=pred,
+                          fix='Each prediction is an object {"id": str, "output": str, ...}.')
+    out = pred.get("output")
+    if out is not None and not isinstance(out, str):
+        raise RecordError(file=file, line=line, field="output", value=out,
+                          fix="'output' must be the decoded generation as a string (or null).")
+    return pred
+
+
+def read_predictions(path: str | Path) -> dict[str, dict]:
+    """Read a predictions JSON-lines file into ``{id: record}`` (ids must be unique)."""
+    out: dict[str, dict] = {}
+    for n, obj in iter_jsonl(path):
+        pred = _check_prediction(obj, file=str(path), line=n)
+        if pred["id"] in out:
+            raise RecordError(file=str(path), line=n, field="id", value=pred["id"],
+                              fix="Prediction ids must be unique; keep one output per problem.")
+        out[pred["id"]] = pred
+    return out
+
+
+def score_items(problems: list[Problem], predictions: dict[str, dict] | list[dict], *,
+                answer_scoring: str = "strict", trace_scoring: str = "strict",
+                parser: str = "reference") -> list[dict]:
+    """Score every problem's prediction; one item dict per problem, in problem order.
+
+    Every registered answer and trace scorer runs; ``answer_correct``/``<step>_correct`` hold
+    the chosen modes, ``answer_correct_<mode>``/``<step>_correct_<mode>`` each mode. A problem
+    without a prediction has status ``missing`` (answer wrong, trace unevaluated).
+
+    Raises
+    ------
+    UnknownNameError
+        If a scoring mode or the parser is not registered.
+
+    Examples
+    --------
+    >>> p = Problem(id="q1", dataset="babi", split="test", question="Where is Bob?",
+    ...             context=["Bob went to the kitchen."], answers=["kitchen"],
+    ...             label="single-supporting-fact", support=[0])
+    >>> out = ("<think>The category of the question represents what is being asked in that "
+    ...        "question. The category of the question asked is: single-supporting-fact.\\nI need"
+    ...        " to use the following text to answer the question: ['Bob went to the kitchen.']"
+    ...        "</think> <answer>kitchen</answer>")
+    >>> it = score_items([p], [{"id": "q1", "output": out}])[0]
+    >>> it["status"], it["answer_correct"], it["trace_correct"]
+    ('ok', True, True)
+    >>> score_items([p], {})[0]["status"]
+    'missing'
+    """
+    ANSWER_SCORERS.get(answer_scoring)
+    TRACE_SCORERS.get(trace_scoring)
+    if isinstance(predictions, list):
+        by_id: dict[str, dict] = {}
+        for i, pred in enumerate(predictions):
+            pred = _check_prediction(pred, file=None, line=i + 1)
+            by_id[pred["id"]] = pred
+        predictions = by_id
+    known = {p.id for p in problems}
+    extra = [k for k in predictions if k not in known]
+    if extra:
+        log.warning("%d predictions have no problem (e.g. %r); ignored", len(extra), extra[0])
+    preds = [predictions.get(p.id) for p in problems]
+    outputs = [None if d is None else d.get("output") for d in preds]
+    parsed = [None if t is None else parse_output(t, p.dataset, template=parser)
+              for p, t in zip(problems, outputs, strict=True)]
+    answers = {m: ANSWER_SCORERS.get(m)(problems, outputs, parsed) for m in ANSWER_SCORERS.names()}
+    traces = {m: TRACE_SCORERS.get(m)(problems, outputs, parsed) for m in TRACE_SCORERS.names()}
+    items = []
+    for i, (prob, pred, px) in enumerate(zip(problems, preds, parsed, strict=True)):
+        a, t = answers[answer_scoring][i], traces[trace_scoring][i]
+        strict_t = traces["strict"][i]
+        item: dict[str, Any] = {
+            "id": prob.id, "dataset": prob.dataset, "label": prob.label,
+            "status": "missing" if px is None else px.status,
+            "answer_correct": bool(a["correct"]), "answer_f1": a["f1"],
+            "answer_precision": a["precision"], "answer_recall": a["recall"],
+            "token_f1": answers["strict"][i]["token_f1"], "rouge_l": answers["strict"][i]["rouge_l"],
+            "label_correct": t["label_correct"], "retrieval_correct": t["retrieval_correct"],
+            "trace_correct": t["trace_correct"],
+            "retrieval_precision": strict_t["retrieval_precision"],
+            "retrieval_recall": strict_t["retrieval_recall"],
+        }
+        for m in answers:
+            item[f"answer_correct_{m}"] = bool(answers[m][i]["correct"])
+            item[f"answer_f1_{m}"] = answers[m][i]["f1"]
+        for m in traces:
+            for step in STEPS:
+                item[f"{step}_correct_{m}"] = traces[m][i][f"{step}_correct"]
+        item.update(
+            stated_label=None if px is None else px.label_step,
+            n_stated_items=None if px is None or px.retrieval_step is None
+            else len(px.retrieval_step),
+            trace_words=None if px is None or px.trace is None else len(px.trace.split()),
+            n_output_tokens=None if pred is None else pred.get("n_new_tokens"),
+            hit_max_new_tokens=None if pred is None else pred.get("hit_max_new_tokens"),
+            triple_element=prob.meta.get("triple_element"),
+        )
+        items.append(item)
+    return items
+
+
+def _clean(obj: Any) -> Any:
+    """Replace NaN/inf by None so summary.json is strict JSON."""
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, dict):
+        return {k: _clean(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_clean(v) for v in obj]
+    return obj
+
+
+def _mean(vals: list[Any]) -> float | None:
+    vals = [float(v) for v in vals if v is not None]
+    return sum(vals) / len(vals) if vals else None
+
+
+def _in_mode(items: list[dict], answer_scoring: str, trace_scoring: str) -> list[dict]:
+    out = []
+    for it in items:
+        it = dict(it)
+        it["answer_correct"] = it.get(f"answer_correct_{answer_scoring}", it["answer_correct"])
+        for step in STEPS:
+            it[f"{step}_correct"] = it.get(f"{step}_correct_{trace_scoring}", it[f"{step}_correct"])
+        out.append(it)
+    return out
+
+
+def _block(items: list[dict], modes: list[str]) -> dict[str, Any]:
+    n = len(items)
+    k = sum(it["answer_correct"] for it in items)
+    acc = rate(k, n)
+    out: dict[str, Any] = {
+        "n": n, "answer_correct": k, "answer_accuracy": acc["rate"],
+        "answer_accuracy_ci": [acc["lo"], acc["hi"]],
+        "answer_accuracy_by_mode": {
+            m: rate(sum(bool(it.get(f"answer_correct_{m}")) for it in items), n)["rate"]
+            for m in modes},
+    }
+    for step in STEPS:
+        ev = [it for it in items if it[f"{step}_correct"] is not None]
+        r = rate(sum(bool(it[f"{step}_correct"]) for it in ev), len(ev))
+        out[f"{step}_accuracy"] = r["rate"]
+        out[f"{step}_accuracy_ci"] = [r["lo"], r["hi"]]
+        out[f"{step}_n"] = len(ev)
+    return out
+
+
+def summarize(items: list[dict], *, answer_scoring: str = "strict",
+              trace_scoring: str = "strict") -> dict[str, Any]:
+    """The summary.json of a scored run (rates with n and 95% Wilson CIs, 2x2 tables, chi2).
+
+    Examples
+    --------
+    >>> items = [{"id": str(i), "label": "equal", "status": "ok", "answer_correct": i < 2,
+    ...           "label_correct": i % 2 == 0, "retrieval_correct": True,
+    ...           "trace_correct": i % 2 == 0} for i in range(4)]
+    >>> s = summarize(items)
+    >>> s["n"], s["answer_accuracy"], s["confusion"]["trace"]
+    (4, 0.5, {'tt': 1, 'tf': 1, 'ft': 1, 'ff': 1, 'unevaluated': 0})
+    """
+    items = _in_mode(items, answer_scoring, trace_scoring)
+    modes = [m for m in ANSWER_SCORERS.names() if any(f"answer_correct_{m}" in it for it in items)]
+    summary: dict[str, Any] = {"answer_scoring": answer_scoring, "trace_scoring": trace_scoring}
+    summary.update(_block(items, modes))
+    summary["answer_rate_by_mode"] = {
+        m: rate(sum(bool(it.get(f"answer_correct_{m}")) for it in items), len(items))
+        for m in modes}
+    statuses: dict[str, int] = {}
+    for it in items:
+        statuses[it["status"]] = statuses.get(it["status"], 0) + 1
+    summary["status_counts"] = dict(sorted(statuses.items()))
+    summary["n_missing"] = statuses.get("missing", 0)
+    labels = sorted({it["label"] for it in items})
+    summary["by_label"] = {lab: _block([it for it in items if it["label"] == lab], modes)
+                           for lab in labels}
+    triples = sorted({it["triple_element"] for it in items if it.get("triple_element")})
+    if triples:
+        summary["by_triple_element"] = {
+            te: _block([it for it in items if it.get("triple_element") == te], modes)
+            for te in triples}
+    summary["confusion"] = {s: two_by_two(items, s) for s in STEPS}
+    summary["chi2"] = {}
+    for s in STEPS:
+        plain = chi2_2x2(summary["confusion"][s], correction=False)
+        yates = chi2_2x2(summary["confusion"][s], correction=True)
+        plain["yates"] = {"statistic": yates["statistic"], "p_value": yates["p_value"]}
+        summary["chi2"][s] = plain
+    summary["conditional"] = {s: conditional_accuracy(items, s) for s in STEPS}
+    summary["both_correct_share"] = summary["conditional"]["trace"]["both_correct_share"]
+    for key in ("answer_f1", "token_f1", "rouge_l", "retrieval_precision", "retrieval_recall",
+                "trace_words", "n_output_tokens"):
+        summary[f"mean_{key}"] = _mean([it.get(key) for it in items])
+    summary["n_hit_max_new_tokens"] = sum(bool(it.get("hit_max_new_tokens")) for it in items)
+    return _clean(summary)
+
+
+def score_run(problems_path: str | Path, predictions_path: str | Path, out_dir: str | Path, *,
+              answer_scoring: str = "strict", trace_scoring: str = "strict",
+              parser: str = "reference") -> dict[str, Any]:
+    """Score a predictions file; write ``out_dir/items.jsonl`` and ``summary.json`` atomically.
+
+    Returns
+    -------
+    dict
+        The summary (also written), with the input paths and their sha256 prefixes.
+    """
+    problems = read_problems(problems_path)
+    predictions = read_predictions(predictions_path)
+    items = score_items(problems, predictions, answer_scoring=answer_scoring,
+                        trace_scoring=trace_scoring, parser=parser)
+    summary = summarize(items, answer_scoring=answer_scoring, trace_scoring=trace_scoring)
+    summary["inputs"] = {"problems": str(problems_path), "predictions": str(predictions_path),
+                         "problems_sha256": file_sha256(problems_path),
+                         "predictions_sha256": file_sha256(predictions_path),
+                         "parser": parser, "tracekd_version": package_version()}
+    out = Path(out_dir)
+    write_jsonl(out / "items.jsonl", items)
+    atomic_write_json(out / "summary.json", summary)
+    log.info("scored %d items -> %s (answer %s acc %.3f)", len(items), out, answer_scoring,
+             summary["answer_accuracy"] or 0.0)
+    return summary
