@@ -90,13 +90,21 @@ def run_notebooks(
     return executed
 
 
-def assemble_docs(root: str | Path = ".", book_dir: str | Path = "book") -> list[Path]:
-    """Copy the reference pages (``docs/*.md``) into ``book/reference/`` for the book."""
+def assemble_docs(
+    profile: str, root: str | Path = ".", book_dir: str | Path = "book"
+) -> list[Path]:
+    """Copy the reference pages (``docs/*.md``) into ``book/reference/``, each stamped with the
+    package version, git SHA and profile of the build (below its title)."""
+    from .report import build_stamp
+
     root = Path(root)
     dest = root / book_dir / "reference"
     dest.mkdir(parents=True, exist_ok=True)
     copied = []
     for md in sorted((root / "docs").glob("*.md")):
-        shutil.copy2(md, dest / md.name)
+        lines = md.read_text(encoding="utf-8").splitlines()
+        at = 1 if lines and lines[0].startswith("# ") else 0
+        lines[at:at] = ["", build_stamp(profile), ""]
+        runio.atomic_write_text(dest / md.name, "\n".join(lines) + "\n")
         copied.append(dest / md.name)
     return copied

@@ -33,7 +33,7 @@ from .parse import ParsedOutput, parse_output
 from .records import Problem, iter_jsonl, read_problems, write_jsonl
 from .registry import ANSWER_SCORERS, TRACE_SCORERS
 from .runio import atomic_write_json, file_sha256, package_version
-from .stats import STEPS, chi2_2x2, conditional_accuracy, rate, two_by_two
+from .stats import STEPS, chi2_2x2, conditional_accuracy, is_unevaluated, rate, two_by_two
 
 log = logging.getLogger(__name__)
 
@@ -83,8 +83,8 @@ def rouge_l(pred: str, gold: str) -> float:
 
     Examples
     --------
-    >>> rouge_l("the cat sat on mat", "cat on the mat")
-    0.75
+    >>> rouge_l("green apple pie", "apple pie")
+    0.8
     """
     p, g = normalize_text(pred).split(), normalize_text(gold).split()
     if not p or not g:
@@ -300,7 +300,8 @@ def score_items(problems: list[Problem], predictions: dict[str, dict] | list[dic
             "status": "missing" if px is None else px.status,
             "answer_correct": bool(a["correct"]), "answer_f1": a["f1"],
             "answer_precision": a["precision"], "answer_recall": a["recall"],
-            "token_f1": answers["strict"][i]["token_f1"], "rouge_l": answers["strict"][i]["rouge_l"],
+            "token_f1": answers["strict"][i]["token_f1"],
+            "rouge_l": answers["strict"][i]["rouge_l"],
             "label_correct": t["label_correct"], "retrieval_correct": t["retrieval_correct"],
             "trace_correct": t["trace_correct"],
             "retrieval_precision": strict_t["retrieval_precision"],
@@ -317,7 +318,7 @@ def score_items(problems: list[Problem], predictions: dict[str, dict] | list[dic
             n_stated_items=None if px is None or px.retrieval_step is None
             else len(px.retrieval_step),
             trace_words=None if px is None or px.trace is None else len(px.trace.split()),
-            n_output_tokens=None if pred is None else pred.get("n_new_tokens"),
+            n_new_tokens=None if pred is None else pred.get("n_new_tokens"),
             hit_max_new_tokens=None if pred is None else pred.get("hit_max_new_tokens"),
             triple_element=prob.meta.get("triple_element"),
         )
@@ -364,7 +365,7 @@ def _block(items: list[dict], modes: list[str]) -> dict[str, Any]:
             for m in modes},
     }
     for step in STEPS:
-        ev = [it for it in items if it[f"{step}_correct"] is not None]
+        ev = [it for it in items if not is_unevaluated(it[f"{step}_correct"])]
         r = rate(sum(bool(it[f"{step}_correct"]) for it in ev), len(ev))
         out[f"{step}_accuracy"] = r["rate"]
         out[f"{step}_accuracy_ci"] = [r["lo"], r["hi"]]
@@ -415,7 +416,7 @@ def summarize(items: list[dict], *, answer_scoring: str = "strict",
     summary["conditional"] = {s: conditional_accuracy(items, s) for s in STEPS}
     summary["both_correct_share"] = summary["conditional"]["trace"]["both_correct_share"]
     for key in ("answer_f1", "token_f1", "rouge_l", "retrieval_precision", "retrieval_recall",
-                "trace_words", "n_output_tokens"):
+                "trace_words", "n_new_tokens"):
         summary[f"mean_{key}"] = _mean([it.get(key) for it in items])
     summary["n_hit_max_new_tokens"] = sum(bool(it.get("hit_max_new_tokens")) for it in items)
     return _clean(summary)

@@ -35,7 +35,8 @@ VERBS: dict[str, str] = {
     "P108": "works for", "P54": "plays for", "P488": "is the chair of", "P6": "is the head of",
     "P127": "is owned by",
 }
-_TENSE = ((" was ", " is "), (" held ", " holds "), (" worked ", " works "), (" played ", " plays "))
+_TENSE = ((" was ", " is "), (" held ", " holds "), (" worked ", " works "),
+          (" played ", " plays "))
 
 
 def _templates(rel: str) -> tuple[re.Pattern[str], ...]:

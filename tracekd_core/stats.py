@@ -25,6 +25,11 @@ log = logging.getLogger(__name__)
 STEPS = ("label", "retrieval", "trace")
 
 
+def is_unevaluated(v: Any) -> bool:
+    """None or NaN (items loaded through pandas carry NaN for unevaluated steps)."""
+    return v is None or (isinstance(v, float) and math.isnan(v))
+
+
 def _z(alpha: float) -> float:
     from scipy.stats import norm
 
@@ -76,7 +81,7 @@ def two_by_two(items: Iterable[Mapping[str, Any]], step: str) -> dict[str, int]:
     t = {"tt": 0, "tf": 0, "ft": 0, "ff": 0, "unevaluated": 0}
     for it in items:
         s = it.get(f"{step}_correct")
-        if s is None:
+        if is_unevaluated(s):
             t["unevaluated"] += 1
             continue
         t[("t" if it["answer_correct"] else "f") + ("t" if s else "f")] += 1
@@ -173,7 +178,7 @@ def _paired(items_a: Sequence[Mapping[str, Any]], items_b: Sequence[Mapping[str,
     pairs = []
     for it in items_a:
         other = b_by_id.get(it["id"])
-        if other is None or it.get(key) is None or other.get(key) is None:
+        if other is None or is_unevaluated(it.get(key)) or is_unevaluated(other.get(key)):
             continue
         pairs.append((bool(it[key]), bool(other[key])))
     return pairs

@@ -22,7 +22,7 @@ def _run(args: argparse.Namespace) -> int:
     if not args.skip_notebooks:
         t1 = time.perf_counter()
         done = run_notebooks(profile.name, root, runs_root=profile.runs_root)
-        assemble_docs(root)
+        assemble_docs(profile.name, root)
         print(f"notebooks: {len(done)} in {time.perf_counter() - t1:.0f} s")
     print(f"total: {time.perf_counter() - t0:.0f} s")
     return 0

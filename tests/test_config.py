@@ -1,0 +1,55 @@
+"""Typed configs: every profile in configs/ validates; bad values name file and field."""
+
+from pathlib import Path
+
+import pytest
+
+from tracekd_core.conditions import get_condition
+from tracekd_core.config import ProfileConfig, load_profile, profile_students
+from tracekd_core.errors import ConfigError
+from tracekd_core.registry import CONDITIONS
+
+CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+
+
+@pytest.mark.parametrize("name", ["smoke", "default", "paper"])
+def test_shipped_profiles_validate(name):
+    prof = load_profile(name, CONFIGS)
+    assert prof.name == name
+    assert all(c in CONDITIONS for c in prof.conditions)
+    assert profile_students(prof)
+
+
+def test_paper_profile_uses_reference_hyperparameters():
+    t = load_profile("paper", CONFIGS).train
+    assert (t.quant, t.lora_r, t.lora_alpha, t.lr, t.epochs) == ("nf4", 16, 32, 2e-4, 3)
+    assert t.batch_size * t.grad_accum == 16
+
+
+def test_unknown_key_and_bad_type_name_file_and_field(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: x\ndatasets: [{dataset: cotemp}]\ntrain: {lr: -1}\n")
+    with pytest.raises(ConfigError) as e:
+        load_profile(str(bad))
+    assert str(bad) in str(e.value) and "train.lr" in str(e.value)
+    bad.write_text("name: x\ndatasets: [{dataset: cotempp}]\n")
+    with pytest.raises(ConfigError, match="datasets.0.dataset"):
+        load_profile(str(bad))
+    bad.write_text("name: x\ndatasets: [{dataset: cotemp}]\nseedz: [1]\n")
+    with pytest.raises(ConfigError, match="seedz"):
+        load_profile(str(bad))
+
+
+def test_missing_profile_is_a_config_error():
+    with pytest.raises(ConfigError, match="not found"):
+        load_profile("does-not-exist", CONFIGS)
+
+
+def test_duplicate_seeds_rejected():
+    with pytest.raises(ValueError, match="unique"):
+        ProfileConfig(name="x", datasets=[{"dataset": "babi"}], seeds=[1, 1])
+
+
+def test_conditions_registry():
+    assert get_condition("direct").trains is False
+    assert get_condition("swapped").corruption == "swap"

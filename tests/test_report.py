@@ -1,0 +1,96 @@
+"""Book tables on hand-built items: rates, seed spread, pairing, the disconnect table."""
+
+import pandas as pd
+import pytest
+
+from tracekd_core import disconnect, report
+
+
+def _items():
+    rows = []
+    # 10 problems; 'correct' answers 6 right in seed 0 and 4 right in seed 1; 'incorrect' 3 right
+    for seed, n_right in ((0, 6), (1, 4)):
+        for i in range(10):
+            rows.append(
+                {
+                    "id": f"p{i}",
+                    "dataset": "cotemp",
+                    "student": "s",
+                    "label": "equal",
+                    "condition": "correct",
+                    "seed": seed,
+                    "answer_correct": i < n_right,
+                    "label_correct": True,
+                    "retrieval_correct": i % 2 == 0,
+                    "trace_correct": i % 2 == 0,
+                    "status": "ok",
+                }
+            )
+            rows.append(
+                {
+                    "id": f"p{i}",
+                    "dataset": "cotemp",
+                    "student": "s",
+                    "label": "equal",
+                    "condition": "incorrect",
+                    "seed": seed,
+                    "answer_correct": i < 3,
+                    "label_correct": False,
+                    "retrieval_correct": None,
+                    "trace_correct": None,
+                    "status": "no_trace",
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def test_rate_table_has_n_and_wilson_ci():
+    t = report.rate_table(_items(), "answer_correct", ["condition", "seed"])
+    row = t[(t["condition"] == "correct") & (t["seed"] == 0)].iloc[0]
+    assert (row["k"], row["n"], row["rate"]) == (6, 10, 0.6)
+    assert row["lo"] < 0.6 < row["hi"]
+    # NaN (unevaluated) values are dropped from n
+    t2 = report.rate_table(_items(), "trace_correct", ["condition"])
+    assert t2.set_index("condition").loc["incorrect", "n"] == 0
+
+
+def test_seed_spread_reports_each_seed():
+    t = report.seed_spread_table(_items())
+    row = t[t["condition"] == "correct"].iloc[0]
+    assert row["n_seeds"] == 2 and row["mean"] == pytest.approx(0.5)
+    assert row["sd"] == pytest.approx(0.1414, abs=1e-3)
+    assert row["per_seed"] == "0.600, 0.400"
+
+
+def test_paired_table_pairs_on_same_items_per_seed():
+    t = report.paired_table(_items(), baseline="correct", others=["incorrect"], n_boot=200)
+    assert list(t["seed"]) == [0, 1]
+    s0 = t[t["seed"] == 0].iloc[0]
+    # seed 0: correct right on p0-p5, incorrect right on p0-p2 -> 3 discordant, all favour correct
+    assert (s0["mcnemar_a_only"], s0["mcnemar_b_only"]) == (3, 0)
+    assert s0["diff_diff"] == pytest.approx(-0.3)
+
+
+def test_disconnect_table_counts_and_tt_share():
+    dis = disconnect.disconnect_table(_items()[lambda d: d["condition"] == "correct"])
+    tr = dis[(dis["step"] == "trace") & (dis["seed"] == 0)].iloc[0]
+    # seed 0: answer right for p0-p5, trace right for even ids -> tt = p0,p2,p4
+    assert (tr["tt"], tr["tf"], tr["ft"], tr["ff"]) == (3, 3, 2, 2)
+    assert tr["tt_share"] == pytest.approx(0.3)
+    lab = dis[(dis["step"] == "label") & (dis["seed"] == 0)].iloc[0]
+    assert (lab["tt"], lab["ft"], lab["tf"], lab["ff"]) == (6, 4, 0, 0)
+
+
+def test_scoring_modes_and_reference_tables():
+    items = _items().assign(
+        answer_correct_strict=lambda d: d["answer_correct"], answer_correct_reference=True
+    )
+    t = report.scoring_modes_table(items)
+    assert (t["reference_minus_strict"] >= 0).all()
+    ref = report.reference_results()
+    assert {"dataset", "model", "condition", "label", "accuracy_pct"} <= set(ref.columns)
+    llama = ref.query(
+        "dataset == 'cotemp' and model == 'llama-3.2-1b' and condition == 'correct'"
+        " and label == 'overall'"
+    )
+    assert llama["accuracy_pct"].item() == 42.4

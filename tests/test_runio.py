@@ -1,0 +1,39 @@
+"""Run folders: content-addressed, config written first, atomic writes, DONE markers."""
+
+import json
+
+import yaml
+
+from tracekd_core import runio
+
+
+def test_run_dir_keyed_by_config_data_and_code(tmp_path):
+    a = runio.run_dir(tmp_path, "exp", {"lr": 1}, {"data": "abc"}, "v1")
+    assert a == runio.run_dir(tmp_path, "exp", {"lr": 1}, {"data": "abc"}, "v1")
+    assert a != runio.run_dir(tmp_path, "exp", {"lr": 2}, {"data": "abc"}, "v1")
+    assert a != runio.run_dir(tmp_path, "exp", {"lr": 1}, {"data": "abd"}, "v1")
+    assert a != runio.run_dir(tmp_path, "exp", {"lr": 1}, {"data": "abc"}, "v2")
+    assert yaml.safe_load((a / "config.yaml").read_text()) == {"lr": 1}
+
+
+def test_done_marker_and_atomic_json(tmp_path):
+    assert not runio.is_done(tmp_path)
+    runio.mark_done(tmp_path)
+    assert runio.is_done(tmp_path)
+    runio.atomic_write_json(tmp_path / "m.json", {"b": 1, "a": [1, 2]})
+    assert json.loads((tmp_path / "m.json").read_text()) == {"a": [1, 2], "b": 1}
+    assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_code_fingerprint_depends_on_modules():
+    assert runio.code_fingerprint("records") == runio.code_fingerprint("records")
+    assert runio.code_fingerprint("records") != runio.code_fingerprint("config")
+
+
+def test_manifest_has_provenance(tmp_path):
+    man = runio.base_manifest(seed=3, dtype="bfloat16")
+    runio.write_manifest(tmp_path, man)
+    got = json.loads((tmp_path / "manifest.json").read_text())
+    assert got["seed"] == 3 and got["dtype"] == "bfloat16"
+    assert {"git_sha", "packages", "python", "device"} <= set(got)
+    assert got["packages"]["torch"].startswith("2.13")
