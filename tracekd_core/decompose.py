@@ -34,9 +34,9 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from .errors import ConfigError, RecordError, TraceFormatError
-from .prompts import prompt_messages
+from .prompts import prompt_messages, user_prompt
 from .records import Problem, iter_jsonl
-from .registry import SFT_KINDS, TRACE_TEMPLATES
+from .registry import CORRUPTIONS, SFT_KINDS, TRACE_TEMPLATES
 
 log = logging.getLogger(__name__)
 
@@ -390,9 +390,6 @@ def validate_sft(
     ...
     tracekd_core.errors.RecordError: <memory>: field 'spans.answer' has bad value [0, 9]. ...
     """
-    from .prompts import user_prompt
-    from .registry import CORRUPTIONS
-
     def bad(fld: str, value: object, fix: str) -> RecordError:
         return RecordError(file=file, line=line, field=fld, value=value, fix=fix)
 

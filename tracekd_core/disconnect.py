@@ -36,14 +36,16 @@ def disconnect_table(
     rows = []
     for key, g in items.groupby(list(by), sort=True):
         recs = g.to_dict("records")
-        for step in steps:
+        cond = get_condition(dict(zip(by, key, strict=True)).get("condition", "correct"))
+        # a label-only trace states no facts: only its label step can be right or wrong
+        for step in ("label",) if cond.kind == "label_only" else steps:
             t = stats.two_by_two(recs, step)
             n_eval = t["tt"] + t["tf"] + t["ft"] + t["ff"]
             if n_eval == 0:
                 continue
             c = stats.chi2_2x2(t, correction=True)
             c0 = stats.chi2_2x2(t, correction=False)
-            cond = stats.conditional_accuracy(recs, step)
+            cacc = stats.conditional_accuracy(recs, step)
             rows.append(
                 {
                     **dict(zip(by, key, strict=True)),
@@ -56,7 +58,7 @@ def disconnect_table(
                     "p": c0["p_value"],
                     "phi": c0["phi"],
                     "odds_ratio": c0.get("odds_ratio"),
-                    **{f"acc_given_step_{k}": v for k, v in _flat(cond).items()},
+                    **{f"acc_given_step_{k}": v for k, v in _flat(cacc).items()},
                     "tt_share": t["tt"] / len(g),
                 }
             )

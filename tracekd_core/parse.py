@@ -44,7 +44,7 @@ STATUSES = ("ok", "no_trace", "no_answer", "truncated", "malformed")
 _ROLE_HEADER = re.compile(r"^\s*(?:<\|[^|>]*\|>\s*)*(?:assistant|model)\s*:?\s*\n", re.IGNORECASE)
 _LABEL_SENTENCE = re.compile(r"\bis:[ \t]*([^\n]*)", re.IGNORECASE)
 _RETRIEVAL_SENTENCE = re.compile(
-    r"I need to use the following (?:facts|text|passages?)[^:\n]*:[ \t]*(.*)",
+    r"I need to use the following \w+[^:\n]*:[ \t]*(.*)",  # facts/text/information...
     re.IGNORECASE | re.DOTALL,
 )
 _ITEM_SPLIT = re.compile(r"""['"]\s*,\s*['"]""")

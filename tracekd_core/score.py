@@ -21,9 +21,10 @@ from __future__ import annotations
 import logging
 import math
 import re
-import string
 import unicodedata
 from collections.abc import Callable
+from dataclasses import replace
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -38,22 +39,24 @@ from .stats import STEPS, chi2_2x2, conditional_accuracy, is_unevaluated, rate, 
 log = logging.getLogger(__name__)
 
 MODES = ("strict", "reference")
-_PUNCT = set(string.punctuation)
+_NON_WORD = re.compile(r"[^\w\s]|_")
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
 
 Batch = Callable[[list[Problem], list[str | None], list[ParsedOutput | None]], list[dict]]
 
 
+@lru_cache(maxsize=500_000)
 def normalize_text(text: str) -> str:
-    """NFKC, lower-case, delete punctuation, drop articles, collapse whitespace (SQuAD-style).
+    """NFKC, lower-case, delete punctuation/symbols, drop articles, collapse whitespace.
+
+    SQuAD-style; "F.C." becomes "fc" (deleted, not replaced by a space, as in the reference).
 
     Examples
     --------
     >>> normalize_text("The  Sevilla F.C.\\xa0Club")
     'sevilla fc club'
     """
-    s = unicodedata.normalize("NFKC", text).lower()
-    s = "".join(ch for ch in s if ch not in _PUNCT and not unicodedata.category(ch).startswith("P"))
+    s = _NON_WORD.sub("", unicodedata.normalize("NFKC", text).lower())
     return " ".join(_ARTICLES.sub(" ", s).split())
 
 
@@ -244,6 +247,13 @@ def read_predictions(path: str | Path) -> dict[str, dict]:
     return out
 
 
+def _budget_cut(parsed: ParsedOutput, pred: dict) -> ParsedOutput:
+    """An ``<answer>`` left open because generation hit ``max_new_tokens`` is truncated."""
+    if pred.get("hit_max_new_tokens") and "unclosed_answer" in parsed.issues:
+        return replace(parsed, status="truncated", answer=None, answer_items=None)
+    return parsed
+
+
 def score_items(problems: list[Problem], predictions: dict[str, dict] | list[dict], *,
                 answer_scoring: str = "strict", trace_scoring: str = "strict",
                 parser: str = "reference") -> list[dict]:
@@ -287,8 +297,8 @@ def score_items(problems: list[Problem], predictions: dict[str, dict] | list[dic
         log.warning("%d predictions have no problem (e.g. %r); ignored", len(extra), extra[0])
     preds = [predictions.get(p.id) for p in problems]
     outputs = [None if d is None else d.get("output") for d in preds]
-    parsed = [None if t is None else parse_output(t, p.dataset, template=parser)
-              for p, t in zip(problems, outputs, strict=True)]
+    parsed = [None if t is None else _budget_cut(parse_output(t, p.dataset, template=parser), d)
+              for p, t, d in zip(problems, outputs, preds, strict=True)]
     answers = {m: ANSWER_SCORERS.get(m)(problems, outputs, parsed) for m in ANSWER_SCORERS.names()}
     traces = {m: TRACE_SCORERS.get(m)(problems, outputs, parsed) for m in TRACE_SCORERS.names()}
     items = []

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 import string
+from bisect import bisect_right
 from collections import Counter
 from functools import lru_cache
 
@@ -229,13 +230,22 @@ def score_traces(problems: list[Problem], outputs: list[str | None]) -> list[dic
     rows: dict[tuple[str, str], list[Problem]] = {}
     for p in problems:
         rows.setdefault((p.dataset, p.label), []).append(p)
-    row_text = {id(p): repr(list(p.answers)) for p in problems}
+    # One joined text per category: str.find gives the first row containing the gold (the
+    # separator never occurs in a gold, so a hit never spans two rows).
+    joined: dict[tuple[str, str], tuple[str, list[int]]] = {}
+    for key, group in rows.items():
+        starts, pos = [], 0
+        for r in group:
+            starts.append(pos)
+            pos += len(repr(list(r.answers))) + 1
+        joined[key] = ("\x00".join(repr(list(r.answers)) for r in group), starts)
     last: dict[tuple[str, str], Problem] = {}
     out = []
     for prob, text in zip(problems, outputs, strict=True):
         key = (prob.dataset, prob.label)
-        gold_row = next((r for r in rows[key] if prob.answers[0] in row_text[id(r)]),
-                        last.get(key, prob))
+        blob, starts = joined[key]
+        hit = blob.find(prob.answers[0]) if "\x00" not in prob.answers[0] else -1
+        gold_row = rows[key][bisect_right(starts, hit) - 1] if hit >= 0 else last.get(key, prob)
         last[key] = gold_row
         if text is None or "think" not in text or not text.split("</think>")[0].strip():
             out.append({"label_correct": None, "retrieval_correct": None, "trace_correct": None})

@@ -18,6 +18,7 @@ import math
 import random
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
+from statistics import NormalDist
 from typing import Any
 
 log = logging.getLogger(__name__)
@@ -31,9 +32,7 @@ def is_unevaluated(v: Any) -> bool:
 
 
 def _z(alpha: float) -> float:
-    from scipy.stats import norm
-
-    return float(norm.ppf(1 - alpha / 2))
+    return NormalDist().inv_cdf(1 - alpha / 2)
 
 
 def wilson_ci(k: int, n: int, alpha: float = 0.05) -> tuple[float, float]:
@@ -54,7 +53,9 @@ def wilson_ci(k: int, n: int, alpha: float = 0.05) -> tuple[float, float]:
     denom = 1 + z * z / n
     centre = (p + z * z / (2 * n)) / denom
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    return max(0.0, centre - half), min(1.0, centre + half)
+    lo = 0.0 if k == 0 else max(0.0, centre - half)  # exact bounds, no rounding residue
+    hi = 1.0 if k == n else min(1.0, centre + half)
+    return lo, hi
 
 
 def rate(k: int, n: int, alpha: float = 0.05) -> dict[str, Any]:

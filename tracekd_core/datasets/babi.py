@@ -43,7 +43,8 @@ class Question:
     support: list[int]
 
 
-def parse_stories(text: str, *, file: str = "<text>", every_question: bool = False) -> list[Question]:
+def parse_stories(text: str, *, file: str = "<text>",
+                  every_question: bool = False) -> list[Question]:
     """Parse bAbI native text into questions (first of each story unless ``every_question``).
 
     Raises
@@ -112,7 +113,8 @@ def to_problem(q: Question, task_id: int, split: str, pid: str, file: str) -> Pr
                          "question_number": q.number, "source_file": file})
 
 
-def read_task_file(path: str | Path, task_id: int, split: str, every_question: bool) -> list[Problem]:
+def read_task_file(path: str | Path, task_id: int, split: str,
+                   every_question: bool) -> list[Problem]:
     """All problems of one native task file (ids ``babi-qa{N}-{split}-{story}[-q{k}]``)."""
     path = Path(path)
     qs = parse_stories(path.read_text(encoding="utf-8"), file=str(path),
@@ -178,7 +180,7 @@ def load_hub(cfg: DataConfig, seed: int) -> list[Problem]:  # pragma: no cover -
     train: list[Problem] = []
     test: list[Problem] = []
     for task_id in TASKS:
-        ds = load_dataset("facebook/babi_qa", type="en", task_no=f"qa{task_id}")
+        ds = load_dataset("facebook/babi_qa", f"en-qa{task_id}")
         for split, sink in (("train", train), ("test", test)):
             text = "".join(_hub_story_text(row["story"]) for row in ds[split])
             name = f"hub:facebook/babi_qa/en-qa{task_id}/{split}"
@@ -216,10 +218,8 @@ def _carrying(person: str, lines: list[str]) -> list[str]:
     for line in lines:
         if m := re.match(rf"{person} {GRAB} the (\w+)\.", line):
             held.append(m.group(1))
-        elif m := re.match(rf"{person} {DROP} the (\w+)\.", line):
-            held.remove(m.group(1))
-        elif m := re.match(rf"{person} {GIVE} the (\w+) to \w+\.", line):
-            held.remove(m.group(1))
+        elif m := re.match(rf"{person} (?:{DROP} the (\w+)|{GIVE} the (\w+) to \w+)\.", line):
+            held.remove(m.group(1) or m.group(2))
         elif m := re.match(rf"\w+ {GIVE} the (\w+) to {person}\.", line):
             held.append(m.group(1))
     return held

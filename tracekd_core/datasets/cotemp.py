@@ -75,7 +75,9 @@ class Fact:
 
 
 def parse_date(text: str, *, end: bool = False) -> int:
-    """Day ordinal of the first (or, with ``end``, last) day of ``2001``/``May, 2001``/``May 3, 2001``.
+    """Day ordinal of the first (or with ``end`` last) day of a CoTemp date.
+
+    Dates are ``2001``, ``May, 2001`` or ``May 3, 2001``.
 
     Examples
     --------
@@ -215,16 +217,19 @@ def _word_in(answer: str, text: str) -> bool:
     return re.search(rf"(?<!\w){re.escape(_norm(answer))}(?!\w)", _norm(text)) is not None
 
 
-def match_support(facts: list[str], answers: list[str], triple: str,
-                  asked: str | None = None) -> tuple[list[int], str]:
+def match_support(facts: list[str], answers: list[str], triple: str, asked: str | None = None,
+                  question: str | None = None) -> tuple[list[int], str]:
     """Indices of the facts that state a gold answer, and the rule used (see module docstring).
 
     With ``asked`` (the question's relation, ``asked_relation``) the ``slot`` rule also requires
-    the fact to be of that relation, so an answer person's *other* facts are not support.
+    the fact to be of that relation, so an answer person's *other* facts are not support. With
+    ``question``, slot matches whose other slot (the object for ``S2_R1_O1``, else the subject)
+    is named in the question are preferred when there are any.
 
     Examples
     --------
-    >>> facts = ["Ann works for Bo Inc from 2001 to 2003.", "Bo Inc is owned by Cy from 2001 to 2003."]
+    >>> facts = ["Ann works for Bo Inc from 2001 to 2003.",
+    ...          "Bo Inc is owned by Cy from 2001 to 2003."]
     >>> match_support(facts, ["Bo Inc"], "S1_R1_O2")
     ([0], 'slot')
     >>> match_support(facts, ["Cy"], "S1_R1_O2")
@@ -241,9 +246,16 @@ def match_support(facts: list[str], answers: list[str], triple: str,
 
     rules = (("slot", slot), ("word", lambda i, a: _word_in(a, facts[i])),
              ("substring", lambda i, a: a in facts[i]))
+    def named(i: int) -> bool:
+        p = parsed[i]
+        other = p.object if triple == "S2_R1_O1" else p.subject
+        return question is not None and _word_in(other, question)
+
     first_partial: tuple[list[int], str] | None = None
     for name, hit in rules:
         per_answer = [[i for i in range(len(facts)) if hit(i, a)] for a in answers]
+        if name == "slot":
+            per_answer = [[i for i in idx if named(i)] or idx for idx in per_answer]
         support = sorted({i for idx in per_answer for i in idx})
         if all(per_answer):
             return support, name
@@ -260,8 +272,9 @@ def solve(problem: Problem) -> list[str]:
 
     Examples
     --------
+    >>> q = "While Ann worked for Acme, which school did Ann attend at the same time?"
     >>> p = Problem(id="x", dataset="cotemp", split="test", label="during", support=[0],
-    ...             question="While Ann worked for Acme, which school did Ann attend at the same time?",
+    ...             question=q,
     ...             context=["Ann attended Uni from 2001 to 2009.", "Ann works for Acme in 2004."],
     ...             answers=["Uni"], meta={"triple_element": "S1_R2_O2"})
     >>> solve(p)
@@ -317,9 +330,11 @@ def parse_row(obj: object, relation: str, *, file: str, line: int) -> Problem | 
             raise DatasetFormatError(file=file, line=line, field=key, value=obj[key],
                                      fix="Give a non-empty list of non-empty strings.")
     asked = asked_relation(obj["question"])
-    support, rule = match_support(obj["facts"], obj["answer"], obj["triple_element"], asked)
+    support, rule = match_support(obj["facts"], obj["answer"], obj["triple_element"], asked,
+                                  obj["question"])
     if rule != "slot" and asked is not None:  # question wording not understood: any relation
-        support, rule = match_support(obj["facts"], obj["answer"], obj["triple_element"])
+        support, rule = match_support(obj["facts"], obj["answer"], obj["triple_element"],
+                                      None, obj["question"])
     if not support:
         return None
     return Problem(
@@ -341,9 +356,9 @@ def read_relation_file(path: str | Path, relation: str) -> tuple[list[Problem], 
             try:
                 obj = json.loads(raw)
             except json.JSONDecodeError as e:
-                raise DatasetFormatError(file=str(path), line=n, field="<json>",
-                                         value=raw.strip()[:80],
-                                         fix=f"Not valid JSON ({e.msg}); one object per line.") from None
+                raise DatasetFormatError(
+                    file=str(path), line=n, field="<json>", value=raw.strip()[:80],
+                    fix=f"Not valid JSON ({e.msg}); one object per line.") from None
             p = parse_row(obj, relation, file=str(path), line=n)
             if p is None:
                 skipped += 1
@@ -354,9 +369,10 @@ def read_relation_file(path: str | Path, relation: str) -> tuple[list[Problem], 
 
 def finish(problems: list[Problem], cfg: DataConfig, seed: int) -> list[Problem]:
     """Split 20% test per relation (seeded; the reference used pandas ``random_state=42``), cap."""
-    train, test = split_per_group(problems, lambda p: p.label, 0.2, derive_rng(seed, "cotemp", "split"))
-    train = sample_stratified(train, lambda p: p.label, cfg.n_train, derive_rng(seed, "cotemp", "train"))
-    test = sample_stratified(test, lambda p: p.label, cfg.n_test, derive_rng(seed, "cotemp", "test"))
+    key = lambda p: p.label  # noqa: E731
+    train, test = split_per_group(problems, key, 0.2, derive_rng(seed, "cotemp", "split"))
+    train = sample_stratified(train, key, cfg.n_train, derive_rng(seed, "cotemp", "train"))
+    test = sample_stratified(test, key, cfg.n_test, derive_rng(seed, "cotemp", "test"))
     return [replace(p, split="train") for p in train] + [replace(p, split="test") for p in test]
 
 

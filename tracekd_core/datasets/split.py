@@ -16,7 +16,8 @@ from typing import TypeVar
 T = TypeVar("T")
 
 
-def allocate(n: int, labels: Sequence[str], weights: dict[str, float] | None = None) -> dict[str, int]:
+def allocate(n: int, labels: Sequence[str],
+             weights: dict[str, float] | None = None) -> dict[str, int]:
     """Split ``n`` items over ``labels`` proportionally to ``weights`` (largest remainder).
 
     Parameters

@@ -15,6 +15,8 @@ from __future__ import annotations
 import calendar
 import random
 
+from tqdm.auto import tqdm
+
 from ..config import DataConfig
 from ..errors import ConfigError
 from ..records import LABELS, Problem
@@ -54,7 +56,8 @@ WHILE = {"P39": "held the position of", "P102": "was a member of the", "P69": "a
          "P6": "was the head of", "P127": "was owned by"}
 ASK_OBJECT = {"P39": "which position did {s} hold", "P102": "which political party was {s} in",
               "P69": "which school did {s} attend", "P108": "which employer did {s} work for",
-              "P54": "which team did {s} play for", "P488": "which organisation was {s} the chair of",
+              "P54": "which team did {s} play for",
+              "P488": "which organisation was {s} the chair of",
               "P6": "which place was {s} the head of", "P127": "who owned {s}"}
 SUFFIX = " at the same time?"
 KIND_WEIGHTS = {"equal": 1, "during": 1, "overlap": 1}
@@ -109,7 +112,8 @@ class _Builder:
 
     def subject(self, relation: str) -> str:
         if relation == "P127":
-            return self.fresh(lambda: f"{self.rng.choice(PLACES)} {self.rng.choice(KINDS['company'])}")
+            kinds = KINDS["company"]
+            return self.fresh(lambda: f"{self.rng.choice(PLACES)} {self.rng.choice(kinds)}")
         return self.person()
 
     def obj(self, relation: str) -> str:
@@ -174,7 +178,8 @@ def make_problem(label: str, rng: random.Random, *, pid: str, split: str,
     anchor = Fact(a_subj, r1, a_obj, *at)
     if triple == "S2_R1_O1":
         asked_subject = None
-        answers = [Fact(b.subject(r1), r1, a_obj, *b.time(at, k)) for k in _answer_kinds(label, rng)]
+        answers = [Fact(b.subject(r1), r1, a_obj, *b.time(at, k))
+                   for k in _answer_kinds(label, rng)]
     else:
         asked_subject = a_subj if triple.startswith("S1") else b.subject(asked)
         answers = [Fact(asked_subject, asked, b.obj(asked), *b.time(at, k))
@@ -237,7 +242,7 @@ def generate(cfg: DataConfig, seed: int, sizes: tuple[int, int]) -> list[Problem
                                     derive_rng(seed, "cotemp", split, "labels"))
         except ValueError as e:
             raise ConfigError(f"data.label_weights: {e}") from None
-        for i, label in enumerate(labels):
+        for i, label in enumerate(tqdm(labels, desc=f"cotemp {split}", disable=None)):
             out.append(make_problem(label, derive_rng(seed, "cotemp", split, i), split=split,
                                     pid=f"cotemp-syn-{split}-{i:05d}",
                                     n_distractors=cfg.n_distractors))
