@@ -15,24 +15,28 @@ SFT example record (written by ``tracekd traces``)::
     {"id": str, "kind": "none"|"label_only"|"correct"|"incorrect", "corruption": str|null,
      "messages": [{"role": "system"|"user"|"assistant", "content": str}, ...],
      "spans": {"trace": [start, end] | null, "answer": [start, end]},
-     "trace": {"label": str|null, "support": [int, ...]|null, "swapped_from": str|null}}
+     "trace": {"label": str|null, "support": [int, ...]|null, "support_text": [str, ...]|null,
+               "swapped_from": str|null}}
 
 ``spans`` are character offsets into the *assistant* message content (end exclusive); the
-training stage masks the loss from them, never by searching the template text.
+training stage masks the loss from them, never by searching the template text. ``sft.py``
+validates and reads SFT records (``validate_sft``, ``read_sft``).
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from .errors import RecordError
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 #: Gold classification-step label sets per dataset (paper section 2).
 LABELS: dict[str, tuple[str, ...]] = {
@@ -213,23 +217,74 @@ def iter_jsonl(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
                 ) from None
 
 
-def read_problems(path: str | Path) -> list[Problem]:
-    """Read and validate a problem JSON-lines file (ids must be unique)."""
-    out: list[Problem] = []
+def read_unique_jsonl(
+    path: str | Path,
+    parse: Callable[[Any, str, int], T],
+    key: Callable[[T], str],
+    *,
+    what: str = "Ids",
+) -> list[T]:
+    """Read a JSON-lines file, ``parse(obj, file, line)`` every line and require unique keys.
+
+    The one reader behind ``read_problems``, ``sft.read_sft`` and ``score.read_predictions``.
+
+    Parameters
+    ----------
+    path : str or Path
+        The JSON-lines file.
+    parse : callable
+        Validates one decoded line and returns the record; raises naming file and line.
+    key : callable
+        The record's id.
+    what : str, default="Ids"
+        Names the ids in the duplicate-id error message.
+
+    Returns
+    -------
+    list
+        The parsed records, in file order.
+
+    Raises
+    ------
+    RecordError
+        A line is not JSON, or an id repeats (naming the line it was first used on).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     path = Path(d) / "x.jsonl"
+    ...     _ = path.write_text('{"id": "a"}\\n{"id": "a"}\\n')
+    ...     read_unique_jsonl(path, lambda obj, file, line: obj, key=lambda r: r["id"])
+    Traceback (most recent call last):
+    ...
+    tracekd_core.errors.RecordError: ...x.jsonl, line 2: field 'id' has bad value 'a'. Ids must ...
+    """
+    out: list[T] = []
     seen: dict[str, int] = {}
     for n, obj in iter_jsonl(path):
-        p = validate_problem(Problem.from_dict(obj, file=str(path), line=n), file=str(path), line=n)
-        if p.id in seen:
+        rec = parse(obj, str(path), n)
+        k = key(rec)
+        if k in seen:
             raise RecordError(
                 file=str(path),
                 line=n,
                 field="id",
-                value=p.id,
-                fix=f"Ids must be unique; first used on line {seen[p.id]}.",
+                value=k,
+                fix=f"{what} must be unique; first used on line {seen[k]}.",
             )
-        seen[p.id] = n
-        out.append(p)
+        seen[k] = n
+        out.append(rec)
     return out
+
+
+def read_problems(path: str | Path) -> list[Problem]:
+    """Read and validate a problem JSON-lines file (ids must be unique)."""
+
+    def parse(obj: Any, file: str, line: int) -> Problem:
+        return validate_problem(Problem.from_dict(obj, file=file, line=line), file=file, line=line)
+
+    return read_unique_jsonl(path, parse, key=lambda p: p.id)
 
 
 def write_jsonl(path: str | Path, rows: Iterable[dict[str, Any]]) -> int:

@@ -1,250 +1,111 @@
 """Decoupled scoring: the answer and each trace step scored separately, per item and in summary.
 
 Paper section 6. Two named modes of each scorer are always computed side by side and registered
-in ``registry.ANSWER_SCORERS`` / ``registry.TRACE_SCORERS``:
+here in ``registry.ANSWER_SCORERS`` / ``registry.TRACE_SCORERS``:
 
 ``strict`` (default, what the metric should mean)
-    CoTemp: the entity set stated in the answer (entities of the role the question asks for,
-    extras count against, no answer = wrong) must equal the gold set; bAbI: normalised exact
-    match; MARCO: normalised exact match, plus token F1 and ROUGE-L everywhere. Trace: the label
-    step is correct iff the stated label is the item's gold label; the retrieval step is scored by
-    precision/recall/exact-set match of the stated items against the item's gold support.
+    ``score_strict.py``: CoTemp answers as entity sets of the asked role, bAbI/MARCO normalised
+    exact match (plus token F1 and ROUGE-L everywhere); the trace steps against each item's own
+    gold label and gold support.
 ``reference``
     The authors' code as implemented, quirks included (``score_reference.py``); exists to
     reproduce the published numbers.
 
-``docs/scoring.md`` describes every field of ``items.jsonl`` and ``summary.json``.
+This module reads predictions, runs every mode (``score_items``), aggregates them with n and
+95% CIs (``summarize``) and writes a scored run (``score_run``). ``docs/scoring.md`` describes
+every field of ``items.jsonl`` and ``summary.json``.
 """
 
 from __future__ import annotations
 
 import logging
 import math
-import re
-import unicodedata
 from collections.abc import Callable
 from dataclasses import replace
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from . import score_reference as ref
+from . import score_strict as strict
 from .errors import RecordError
 from .parse import ParsedOutput, parse_output
-from .records import Problem, iter_jsonl, read_problems, write_jsonl
+from .records import Problem, read_problems, read_unique_jsonl, write_jsonl
 from .registry import ANSWER_SCORERS, TRACE_SCORERS
 from .runio import atomic_write_json, file_sha256, package_version
+
+# Re-exported (defined here before score_strict.py existed; tests and docs import them).
+from .score_strict import cotemp_entities, normalize_text, rouge_l, token_prf  # noqa: F401
 from .stats import STEPS, chi2_2x2, conditional_accuracy, is_unevaluated, rate, two_by_two
 
 log = logging.getLogger(__name__)
 
 MODES = ("strict", "reference")
-_NON_WORD = re.compile(r"[^\w\s]|_")
-_ARTICLES = re.compile(r"\b(a|an|the)\b")
 
 Batch = Callable[[list[Problem], list[str | None], list[ParsedOutput | None]], list[dict]]
 
 
-@lru_cache(maxsize=500_000)
-def normalize_text(text: str) -> str:
-    """NFKC, lower-case, delete punctuation/symbols, drop articles, collapse whitespace.
-
-    SQuAD-style; "F.C." becomes "fc" (deleted, not replaced by a space, as in the reference).
-
-    Examples
-    --------
-    >>> normalize_text("The  Sevilla F.C.\\xa0Club")
-    'sevilla fc club'
-    """
-    s = _NON_WORD.sub("", unicodedata.normalize("NFKC", text).lower())
-    return " ".join(_ARTICLES.sub(" ", s).split())
-
-
-def token_prf(pred: str, gold: str) -> tuple[float, float, float]:
-    """Token precision, recall, F1 of normalised bags of words.
-
-    Examples
-    --------
-    >>> token_prf("green apple", "apple")
-    (0.5, 1.0, 0.6666666666666666)
-    """
-    from collections import Counter
-
-    p, g = normalize_text(pred).split(), normalize_text(gold).split()
-    if not p or not g:
-        same = float(p == g)
-        return same, same, same
-    overlap = sum((Counter(p) & Counter(g)).values())
-    if overlap == 0:
-        return 0.0, 0.0, 0.0
-    prec, rec = overlap / len(p), overlap / len(g)
-    return prec, rec, 2 * prec * rec / (prec + rec)
-
-
-def rouge_l(pred: str, gold: str) -> float:
-    """ROUGE-L F1 (beta 1, no stemming) on normalised tokens.
-
-    Examples
-    --------
-    >>> rouge_l("green apple pie", "apple pie")
-    0.8
-    """
-    p, g = normalize_text(pred).split(), normalize_text(gold).split()
-    if not p or not g:
-        return float(p == g)
-    prev = [0] * (len(g) + 1)
-    for tp in p:
-        cur = [0]
-        for j, tg in enumerate(g):
-            cur.append(prev[j] + 1 if tp == tg else max(prev[j + 1], cur[j]))
-        prev = cur
-    lcs = prev[-1]
-    if lcs == 0:
-        return 0.0
-    prec, rec = lcs / len(p), lcs / len(g)
-    return 2 * prec * rec / (prec + rec)
-
-
-def cotemp_entities(items: list[str], problem: Problem) -> set[str]:
-    """Normalised entity set stated by answer items, in the role the question asks for.
-
-    An item that is itself a candidate (an entity of the asked role in the facts, or a gold) is
-    that entity; a longer item (a sentence) yields every candidate it contains on word boundaries
-    -- except non-gold entities restated from the question -- or, if none, the item itself (an
-    unrecognised answer, which counts against).
-
-    Examples
-    --------
-    >>> p = Problem(id="a", dataset="cotemp", split="test", label="equal", support=[1],
-    ...     question="While Ann was holding the position of mayor, which position did Ann hold?",
-    ...     context=["Ann holds the position of mayor from 2001 to 2003.",
-    ...              "Ann holds the position of judge from 2001 to 2002."],
-    ...     answers=["judge"], meta={"triple_element": "S1_R1_O2"})
-    >>> sorted(cotemp_entities(["judge", "mayor"], p))
-    ['judge', 'mayor']
-    >>> sorted(cotemp_entities(["While Ann was mayor she was the judge."], p))
-    ['judge']
-    """
-    slot = ref.asked_slot(str(problem.meta.get("triple_element", "")))
-    golds = {normalize_text(g) for g in problem.answers}
-    cands = {normalize_text(e) for f in problem.context if (e := ref.fact_entity(f, slot))}
-    cands = sorted((cands | golds) - {""}, key=len, reverse=True)
-    question = f" {normalize_text(problem.question)} "
-    out: set[str] = set()
-    for item in items:
-        n = normalize_text(item)
-        if not n:
-            continue
-        if n in cands:
-            out.add(n)
-            continue
-        rest, found = f" {n} ", set()
-        for c in cands:
-            if f" {c} " in rest:
-                rest = rest.replace(f" {c} ", " | ")
-                if c in golds or f" {c} " not in question:
-                    found.add(c)
-        out |= found or {n}
-    return out
-
-
-def _answer_text(parsed: ParsedOutput) -> str:
-    items = parsed.answer_items or []
-    return " ".join(items) if items else (parsed.answer or "")
-
-
-def _strict_answer(problem: Problem, parsed: ParsedOutput | None) -> dict:
-    miss = {"correct": False, "f1": 0.0, "precision": 0.0, "recall": 0.0, "token_f1": 0.0,
-            "rouge_l": 0.0}
-    if parsed is None or parsed.answer is None:
-        return miss
-    text = _answer_text(parsed)
-    if problem.dataset == "cotemp":
-        pred = cotemp_entities(parsed.answer_items or [parsed.answer], problem)
-        gold = {normalize_text(g) for g in problem.answers}
-        inter = len(pred & gold)
-        p = inter / len(pred) if pred else 0.0
-        r = inter / len(gold)
-        res = {"correct": pred == gold, "precision": p, "recall": r,
-               "f1": 2 * p * r / (p + r) if inter else 0.0}
-        golds_tok = [" ".join(problem.answers)]
-    else:
-        cands = {normalize_text(parsed.answer), normalize_text(text)}
-        ok = any(normalize_text(g) in cands for g in problem.answers)
-        res = {"correct": ok, "f1": float(ok), "precision": float(ok), "recall": float(ok)}
-        golds_tok = problem.answers
-    best = max((token_prf(text, g) for g in golds_tok), key=lambda prf: prf[2])
-    res["token_f1"] = best[2]
-    res["rouge_l"] = max(rouge_l(text, g) for g in golds_tok)
-    if problem.dataset == "marco":  # free-form answers: F1/P/R are the token-level ones
-        res["precision"], res["recall"], res["f1"] = best
-    return res
-
-
 @ANSWER_SCORERS.register("strict")
-def strict_answers(problems: list[Problem], outputs: list[str | None],
-                   parsed: list[ParsedOutput | None]) -> list[dict]:
-    """Strict answer scoring of a batch (see module docstring)."""
-    return [_strict_answer(p, x) for p, x in zip(problems, parsed, strict=True)]
+def strict_answers(
+    problems: list[Problem], outputs: list[str | None], parsed: list[ParsedOutput | None]
+) -> list[dict]:
+    """Strict answer scoring of a batch (``score_strict.score_answers``)."""
+    return strict.score_answers(problems, parsed)
 
 
 @ANSWER_SCORERS.register("reference")
-def reference_answers(problems: list[Problem], outputs: list[str | None],
-                      parsed: list[ParsedOutput | None]) -> list[dict]:
+def reference_answers(
+    problems: list[Problem], outputs: list[str | None], parsed: list[ParsedOutput | None]
+) -> list[dict]:
     """Reference answer scoring of a batch (raw outputs; ``score_reference.py``)."""
     return ref.score_answers(problems, outputs)
 
 
-def _strict_trace(problem: Problem, parsed: ParsedOutput | None) -> dict:
-    if parsed is None or parsed.trace is None:
-        return {"label_correct": None, "retrieval_correct": None, "trace_correct": None,
-                "retrieval_precision": None, "retrieval_recall": None}
-    label_ok = parsed.label_step == problem.label
-    gold = {normalize_text(t) for t in problem.support_text}
-    stated = {normalize_text(t) for t in parsed.retrieval_step or []} - {""}
-    inter = len(stated & gold)
-    ir_ok = stated == gold
-    return {"label_correct": label_ok, "retrieval_correct": ir_ok,
-            "trace_correct": label_ok and ir_ok,
-            "retrieval_precision": inter / len(stated) if stated else 0.0,
-            "retrieval_recall": inter / len(gold) if gold else 0.0}
-
-
 @TRACE_SCORERS.register("strict")
-def strict_traces(problems: list[Problem], outputs: list[str | None],
-                  parsed: list[ParsedOutput | None]) -> list[dict]:
-    """Strict per-item trace scoring against each item's own gold label and support."""
-    return [_strict_trace(p, x) for p, x in zip(problems, parsed, strict=True)]
+def strict_traces(
+    problems: list[Problem], outputs: list[str | None], parsed: list[ParsedOutput | None]
+) -> list[dict]:
+    """Strict per-item trace scoring (``score_strict.score_traces``)."""
+    return strict.score_traces(problems, parsed)
 
 
 @TRACE_SCORERS.register("reference")
-def reference_traces(problems: list[Problem], outputs: list[str | None],
-                     parsed: list[ParsedOutput | None]) -> list[dict]:
+def reference_traces(
+    problems: list[Problem], outputs: list[str | None], parsed: list[ParsedOutput | None]
+) -> list[dict]:
     """Reference trace scoring (PAPER_NOTES 6.2 rules; ``score_reference.score_traces``)."""
     return ref.score_traces(problems, outputs)
 
 
 def _check_prediction(pred: Any, *, file: str | None, line: int | None) -> dict:
     if not isinstance(pred, dict) or not isinstance(pred.get("id"), str):
-        raise RecordError(file=file, line=line, field="id", value=pred,
-                          fix='Each prediction is an object {"id": str, "output": str, ...}.')
+        raise RecordError(
+            file=file,
+            line=line,
+            field="id",
+            value=pred,
+            fix='Each prediction is an object {"id": str, "output": str, ...}.',
+        )
     out = pred.get("output")
     if out is not None and not isinstance(out, str):
-        raise RecordError(file=file, line=line, field="output", value=out,
-                          fix="'output' must be the decoded generation as a string (or null).")
+        raise RecordError(
+            file=file,
+            line=line,
+            field="output",
+            value=out,
+            fix="'output' must be the decoded generation as a string (or null).",
+        )
     return pred
 
 
 def read_predictions(path: str | Path) -> dict[str, dict]:
     """Read a predictions JSON-lines file into ``{id: record}`` (ids must be unique)."""
-    out: dict[str, dict] = {}
-    for n, obj in iter_jsonl(path):
-        pred = _check_prediction(obj, file=str(path), line=n)
-        if pred["id"] in out:
-            raise RecordError(file=str(path), line=n, field="id", value=pred["id"],
-                              fix="Prediction ids must be unique; keep one output per problem.")
-        out[pred["id"]] = pred
-    return out
+    preds = read_unique_jsonl(
+        path,
+        lambda obj, file, line: _check_prediction(obj, file=file, line=line),
+        key=lambda pred: pred["id"],
+        what="Prediction ids (one output per problem)",
+    )
+    return {pred["id"]: pred for pred in preds}
 
 
 def _budget_cut(parsed: ParsedOutput, pred: dict) -> ParsedOutput:
@@ -254,9 +115,14 @@ def _budget_cut(parsed: ParsedOutput, pred: dict) -> ParsedOutput:
     return parsed
 
 
-def score_items(problems: list[Problem], predictions: dict[str, dict] | list[dict], *,
-                answer_scoring: str = "strict", trace_scoring: str = "strict",
-                parser: str = "reference") -> list[dict]:
+def score_items(
+    problems: list[Problem],
+    predictions: dict[str, dict] | list[dict],
+    *,
+    answer_scoring: str = "strict",
+    trace_scoring: str = "strict",
+    parser: str = "reference",
+) -> list[dict]:
     """Score every problem's prediction; one item dict per problem, in problem order.
 
     Every registered answer and trace scorer runs; ``answer_correct``/``<step>_correct`` hold
@@ -297,8 +163,10 @@ def score_items(problems: list[Problem], predictions: dict[str, dict] | list[dic
         log.warning("%d predictions have no problem (e.g. %r); ignored", len(extra), extra[0])
     preds = [predictions.get(p.id) for p in problems]
     outputs = [None if d is None else d.get("output") for d in preds]
-    parsed = [None if t is None else _budget_cut(parse_output(t, p.dataset, template=parser), d)
-              for p, t, d in zip(problems, outputs, preds, strict=True)]
+    parsed = [
+        None if t is None else _budget_cut(parse_output(t, p.dataset, template=parser), d)
+        for p, t, d in zip(problems, outputs, preds, strict=True)
+    ]
     answers = {m: ANSWER_SCORERS.get(m)(problems, outputs, parsed) for m in ANSWER_SCORERS.names()}
     traces = {m: TRACE_SCORERS.get(m)(problems, outputs, parsed) for m in TRACE_SCORERS.names()}
     items = []
@@ -306,13 +174,18 @@ def score_items(problems: list[Problem], predictions: dict[str, dict] | list[dic
         a, t = answers[answer_scoring][i], traces[trace_scoring][i]
         strict_t = traces["strict"][i]
         item: dict[str, Any] = {
-            "id": prob.id, "dataset": prob.dataset, "label": prob.label,
+            "id": prob.id,
+            "dataset": prob.dataset,
+            "label": prob.label,
             "status": "missing" if px is None else px.status,
-            "answer_correct": bool(a["correct"]), "answer_f1": a["f1"],
-            "answer_precision": a["precision"], "answer_recall": a["recall"],
+            "answer_correct": bool(a["correct"]),
+            "answer_f1": a["f1"],
+            "answer_precision": a["precision"],
+            "answer_recall": a["recall"],
             "token_f1": answers["strict"][i]["token_f1"],
             "rouge_l": answers["strict"][i]["rouge_l"],
-            "label_correct": t["label_correct"], "retrieval_correct": t["retrieval_correct"],
+            "label_correct": t["label_correct"],
+            "retrieval_correct": t["retrieval_correct"],
             "trace_correct": t["trace_correct"],
             "retrieval_precision": strict_t["retrieval_precision"],
             "retrieval_recall": strict_t["retrieval_recall"],
@@ -325,7 +198,8 @@ def score_items(problems: list[Problem], predictions: dict[str, dict] | list[dic
                 item[f"{step}_correct_{m}"] = traces[m][i][f"{step}_correct"]
         item.update(
             stated_label=None if px is None else px.label_step,
-            n_stated_items=None if px is None or px.retrieval_step is None
+            n_stated_items=None
+            if px is None or px.retrieval_step is None
             else len(px.retrieval_step),
             trace_words=None if px is None or px.trace is None else len(px.trace.split()),
             n_new_tokens=None if pred is None else pred.get("n_new_tokens"),
@@ -368,11 +242,14 @@ def _block(items: list[dict], modes: list[str]) -> dict[str, Any]:
     k = sum(it["answer_correct"] for it in items)
     acc = rate(k, n)
     out: dict[str, Any] = {
-        "n": n, "answer_correct": k, "answer_accuracy": acc["rate"],
+        "n": n,
+        "answer_correct": k,
+        "answer_accuracy": acc["rate"],
         "answer_accuracy_ci": [acc["lo"], acc["hi"]],
         "answer_accuracy_by_mode": {
             m: rate(sum(bool(it.get(f"answer_correct_{m}")) for it in items), n)["rate"]
-            for m in modes},
+            for m in modes
+        },
     }
     for step in STEPS:
         ev = [it for it in items if not is_unevaluated(it[f"{step}_correct"])]
@@ -383,8 +260,9 @@ def _block(items: list[dict], modes: list[str]) -> dict[str, Any]:
     return out
 
 
-def summarize(items: list[dict], *, answer_scoring: str = "strict",
-              trace_scoring: str = "strict") -> dict[str, Any]:
+def summarize(
+    items: list[dict], *, answer_scoring: str = "strict", trace_scoring: str = "strict"
+) -> dict[str, Any]:
     """The summary.json of a scored run (rates with n and 95% Wilson CIs, 2x2 tables, chi2).
 
     Examples
@@ -401,21 +279,23 @@ def summarize(items: list[dict], *, answer_scoring: str = "strict",
     summary: dict[str, Any] = {"answer_scoring": answer_scoring, "trace_scoring": trace_scoring}
     summary.update(_block(items, modes))
     summary["answer_rate_by_mode"] = {
-        m: rate(sum(bool(it.get(f"answer_correct_{m}")) for it in items), len(items))
-        for m in modes}
+        m: rate(sum(bool(it.get(f"answer_correct_{m}")) for it in items), len(items)) for m in modes
+    }
     statuses: dict[str, int] = {}
     for it in items:
         statuses[it["status"]] = statuses.get(it["status"], 0) + 1
     summary["status_counts"] = dict(sorted(statuses.items()))
     summary["n_missing"] = statuses.get("missing", 0)
     labels = sorted({it["label"] for it in items})
-    summary["by_label"] = {lab: _block([it for it in items if it["label"] == lab], modes)
-                           for lab in labels}
+    summary["by_label"] = {
+        lab: _block([it for it in items if it["label"] == lab], modes) for lab in labels
+    }
     triples = sorted({it["triple_element"] for it in items if it.get("triple_element")})
     if triples:
         summary["by_triple_element"] = {
             te: _block([it for it in items if it.get("triple_element") == te], modes)
-            for te in triples}
+            for te in triples
+        }
     summary["confusion"] = {s: two_by_two(items, s) for s in STEPS}
     summary["chi2"] = {}
     for s in STEPS:
@@ -425,16 +305,29 @@ def summarize(items: list[dict], *, answer_scoring: str = "strict",
         summary["chi2"][s] = plain
     summary["conditional"] = {s: conditional_accuracy(items, s) for s in STEPS}
     summary["both_correct_share"] = summary["conditional"]["trace"]["both_correct_share"]
-    for key in ("answer_f1", "token_f1", "rouge_l", "retrieval_precision", "retrieval_recall",
-                "trace_words", "n_new_tokens"):
+    for key in (
+        "answer_f1",
+        "token_f1",
+        "rouge_l",
+        "retrieval_precision",
+        "retrieval_recall",
+        "trace_words",
+        "n_new_tokens",
+    ):
         summary[f"mean_{key}"] = _mean([it.get(key) for it in items])
     summary["n_hit_max_new_tokens"] = sum(bool(it.get("hit_max_new_tokens")) for it in items)
     return _clean(summary)
 
 
-def score_run(problems_path: str | Path, predictions_path: str | Path, out_dir: str | Path, *,
-              answer_scoring: str = "strict", trace_scoring: str = "strict",
-              parser: str = "reference") -> dict[str, Any]:
+def score_run(
+    problems_path: str | Path,
+    predictions_path: str | Path,
+    out_dir: str | Path,
+    *,
+    answer_scoring: str = "strict",
+    trace_scoring: str = "strict",
+    parser: str = "reference",
+) -> dict[str, Any]:
     """Score a predictions file; write ``out_dir/items.jsonl`` and ``summary.json`` atomically.
 
     Returns
@@ -444,16 +337,30 @@ def score_run(problems_path: str | Path, predictions_path: str | Path, out_dir: 
     """
     problems = read_problems(problems_path)
     predictions = read_predictions(predictions_path)
-    items = score_items(problems, predictions, answer_scoring=answer_scoring,
-                        trace_scoring=trace_scoring, parser=parser)
+    items = score_items(
+        problems,
+        predictions,
+        answer_scoring=answer_scoring,
+        trace_scoring=trace_scoring,
+        parser=parser,
+    )
     summary = summarize(items, answer_scoring=answer_scoring, trace_scoring=trace_scoring)
-    summary["inputs"] = {"problems": str(problems_path), "predictions": str(predictions_path),
-                         "problems_sha256": file_sha256(problems_path),
-                         "predictions_sha256": file_sha256(predictions_path),
-                         "parser": parser, "tracekd_version": package_version()}
+    summary["inputs"] = {
+        "problems": str(problems_path),
+        "predictions": str(predictions_path),
+        "problems_sha256": file_sha256(problems_path),
+        "predictions_sha256": file_sha256(predictions_path),
+        "parser": parser,
+        "tracekd_version": package_version(),
+    }
     out = Path(out_dir)
     write_jsonl(out / "items.jsonl", items)
     atomic_write_json(out / "summary.json", summary)
-    log.info("scored %d items -> %s (answer %s acc %.3f)", len(items), out, answer_scoring,
-             summary["answer_accuracy"] or 0.0)
+    log.info(
+        "scored %d items -> %s (answer %s acc %.3f)",
+        len(items),
+        out,
+        answer_scoring,
+        summary["answer_accuracy"] or 0.0,
+    )
     return summary

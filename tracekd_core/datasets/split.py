@@ -13,11 +13,16 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
+from ..errors import ConfigError
+from ..records import LABELS
+from ..seeding import derive_rng
+
 T = TypeVar("T")
 
 
-def allocate(n: int, labels: Sequence[str],
-             weights: dict[str, float] | None = None) -> dict[str, int]:
+def allocate(
+    n: int, labels: Sequence[str], weights: dict[str, float] | None = None
+) -> dict[str, int]:
     """Split ``n`` items over ``labels`` proportionally to ``weights`` (largest remainder).
 
     Parameters
@@ -50,8 +55,9 @@ def allocate(n: int, labels: Sequence[str],
         weights = {lab: 1.0 for lab in labels}
     unknown = set(weights) - set(labels)
     if unknown:
-        raise ValueError(f"label_weights names unknown label(s) {sorted(unknown)}; "
-                         f"use some of {list(labels)}.")
+        raise ValueError(
+            f"label_weights names unknown label(s) {sorted(unknown)}; use some of {list(labels)}."
+        )
     w = [float(weights.get(lab, 0.0)) for lab in labels]
     if any(x < 0 for x in w) or sum(w) <= 0:
         raise ValueError(f"label_weights must be >= 0 with a positive sum, got {weights!r}.")
@@ -64,8 +70,9 @@ def allocate(n: int, labels: Sequence[str],
     return dict(zip(labels, counts, strict=True))
 
 
-def label_schedule(n: int, labels: Sequence[str], weights: dict[str, float] | None,
-                   rng: random.Random) -> list[str]:
+def label_schedule(
+    n: int, labels: Sequence[str], weights: dict[str, float] | None, rng: random.Random
+) -> list[str]:
     """A shuffled list of ``n`` labels with exactly the ``allocate`` counts.
 
     Examples
@@ -76,6 +83,30 @@ def label_schedule(n: int, labels: Sequence[str], weights: dict[str, float] | No
     out = [lab for lab, k in allocate(n, labels, weights).items() for _ in range(k)]
     rng.shuffle(out)
     return out
+
+
+def synthetic_labels(
+    dataset: str, split: str, n: int, weights: dict[str, float] | None, seed: int
+) -> list[str]:
+    """The label schedule of one synthetic split: ``n`` labels of ``LABELS[dataset]``, shuffled.
+
+    The draw depends only on ``(seed, dataset, split)``, so every generator gets stable labels.
+
+    Raises
+    ------
+    ConfigError
+        If ``weights`` (``data.label_weights``) cannot be allocated.
+
+    Examples
+    --------
+    >>> sorted(synthetic_labels("cotemp", "train", 4, None, seed=0))
+    ['during', 'equal', 'mix', 'overlap']
+    """
+    try:
+        rng = derive_rng(seed, dataset, split, "labels")
+        return label_schedule(n, LABELS[dataset], weights, rng)
+    except ValueError as e:
+        raise ConfigError(f"data.label_weights: {e}") from None
 
 
 def group_by(items: Sequence[T], key: Callable[[T], str]) -> dict[str, list[T]]:
@@ -92,8 +123,9 @@ def group_by(items: Sequence[T], key: Callable[[T], str]) -> dict[str, list[T]]:
     return dict(out)
 
 
-def split_per_group(items: Sequence[T], key: Callable[[T], str], test_frac: float,
-                    rng: random.Random) -> tuple[list[T], list[T]]:
+def split_per_group(
+    items: Sequence[T], key: Callable[[T], str], test_frac: float, rng: random.Random
+) -> tuple[list[T], list[T]]:
     """Seeded train/test split taking ``round(test_frac * n)`` test items from every group.
 
     Mirrors the reference's per-relation ``DataFrame.sample(frac=0.2)`` (which rounds half to
@@ -117,8 +149,9 @@ def split_per_group(items: Sequence[T], key: Callable[[T], str], test_frac: floa
     return train, test
 
 
-def sample_stratified(items: Sequence[T], key: Callable[[T], str], n: int | None,
-                      rng: random.Random) -> list[T]:
+def sample_stratified(
+    items: Sequence[T], key: Callable[[T], str], n: int | None, rng: random.Random
+) -> list[T]:
     """Seeded sample of ``n`` items keeping each group's share (None or n >= len: all).
 
     Examples
@@ -140,8 +173,9 @@ def sample_stratified(items: Sequence[T], key: Callable[[T], str], n: int | None
     return [it for i, it in enumerate(items) if i in keep]
 
 
-def sample_per_group(items: Sequence[T], key: Callable[[T], str], per_group: int,
-                     rng: random.Random) -> list[T]:
+def sample_per_group(
+    items: Sequence[T], key: Callable[[T], str], per_group: int, rng: random.Random
+) -> list[T]:
     """Seeded sample of up to ``per_group`` items from every group (MARCO's per-type sampling).
 
     Examples

@@ -15,11 +15,10 @@ import random
 from tqdm.auto import tqdm
 
 from ..config import DataConfig
-from ..errors import ConfigError
-from ..records import LABELS, Problem
+from ..records import Problem
 from ..seeding import derive_rng
 from .babi import NUMBERS, SPECIES, TASK_IDS, TIMES, parse_stories, to_problem
-from .split import label_schedule
+from .split import synthetic_labels
 
 PEOPLE = ("Mary", "John", "Daniel", "Sandra", "Jeff", "Julie", "Bill", "Fred")
 ROOMS = ("bathroom", "hallway", "kitchen", "garden", "office", "bedroom")
@@ -29,8 +28,7 @@ MOVE = ("moved to the", "went to the", "journeyed to the", "travelled to the", "
 GRAB = ("picked up", "got", "grabbed", "took")
 DROP = ("dropped", "discarded", "put down", "left")
 GIVE = ("gave", "handed", "passed")
-ANIMALS = ("Gertrude", "Winona", "Jessica", "Emily", "Lily", "Bernhard", "Greg", "Julius",
-           "Brian")
+ANIMALS = ("Gertrude", "Winona", "Jessica", "Emily", "Lily", "Bernhard", "Greg", "Julius", "Brian")
 KINDS16 = ("swan", "lion", "frog", "rhino")
 COLOURS = ("white", "green", "yellow", "gray")
 SHAPES = ("triangle", "red square", "blue square", "pink rectangle", "red sphere", "yellow square")
@@ -129,9 +127,11 @@ def qa2(rng: random.Random, n: int) -> Story | None:
 def _qa7_8(rng: random.Random, n: int, counting: bool) -> Story | None:
     lines, ev = _carry_world(rng, max(n, 4), PEOPLE[:4])
     who = rng.choice(PEOPLE[:4])
-    sup = [i for i, e in enumerate(ev)
-           if (e[0] in ("grab", "drop", "give") and e[1] == who)
-           or (e[0] == "give" and e[3] == who)]
+    sup = [
+        i
+        for i, e in enumerate(ev)
+        if (e[0] in ("grab", "drop", "give") and e[1] == who) or (e[0] == "give" and e[3] == who)
+    ]
     if not sup:
         return None
     held = [o for o in _held_order(ev, who)]
@@ -191,8 +191,12 @@ def qa15(rng: random.Random, n: int) -> Story:
     who = {nm: rng.choice(kinds) for nm in names}
     items = [("rule", k) for k in kinds] + [("is", nm) for nm in names]
     rng.shuffle(items)
-    lines = [f"{SPECIES[k].capitalize()} are afraid of {SPECIES[fears[k]]}." if typ == "rule"
-             else f"{k} is a {who[k]}." for typ, k in items]
+    lines = [
+        f"{SPECIES[k].capitalize()} are afraid of {SPECIES[fears[k]]}."
+        if typ == "rule"
+        else f"{k} is a {who[k]}."
+        for typ, k in items
+    ]
     q = rng.choice(names)
     sup = sorted([items.index(("is", q)), items.index(("rule", who[q]))])
     return lines, f"What is {q} afraid of?", fears[who[q]], sup
@@ -206,11 +210,15 @@ def qa16(rng: random.Random, n: int) -> Story:
     kind[twin] = kind[q]
     items = [("is", nm) for nm in names] + [("col", nm) for nm in names if nm != q]
     rng.shuffle(items)
-    lines = [f"{nm} is a {kind[nm]}." if t == "is" else f"{nm} is {colour[kind[nm]]}."
-             for t, nm in items]
+    lines = [
+        f"{nm} is a {kind[nm]}." if t == "is" else f"{nm} is {colour[kind[nm]]}." for t, nm in items
+    ]
     # the question's kind must have one colour source: drop other same-kind colour lines
-    keep = [i for i, (t, nm) in enumerate(items)
-            if not (t == "col" and nm != twin and kind[nm] == kind[q])]
+    keep = [
+        i
+        for i, (t, nm) in enumerate(items)
+        if not (t == "col" and nm != twin and kind[nm] == kind[q])
+    ]
     items, lines = [items[i] for i in keep], [lines[i] for i in keep]
     sup = sorted(items.index(x) for x in (("is", q), ("is", twin), ("col", twin)))
     return lines, f"What color is {q}?", colour[kind[q]], sup
@@ -269,10 +277,17 @@ def qa18(rng: random.Random, n: int) -> Story:
 
 
 TASK_GENERATORS = {
-    "single-supporting-fact": qa1, "two-supporting-facts": qa2, "two-arg-relations": qa4,
-    "counting": lambda r, n: _qa7_8(r, n, True), "lists-sets": lambda r, n: _qa7_8(r, n, False),
-    "conjunction": qa12, "time-reasoning": qa14, "basic-deduction": qa15,
-    "basic-induction": qa16, "positional-reasoning": qa17, "size-reasoning": qa18,
+    "single-supporting-fact": qa1,
+    "two-supporting-facts": qa2,
+    "two-arg-relations": qa4,
+    "counting": lambda r, n: _qa7_8(r, n, True),
+    "lists-sets": lambda r, n: _qa7_8(r, n, False),
+    "conjunction": qa12,
+    "time-reasoning": qa14,
+    "basic-deduction": qa15,
+    "basic-induction": qa16,
+    "positional-reasoning": qa17,
+    "size-reasoning": qa18,
 }
 
 
@@ -303,11 +318,7 @@ def generate(cfg: DataConfig, seed: int, sizes: tuple[int, int]) -> list[Problem
     """``sizes = (n_train, n_test)`` synthetic bAbI problems (ids ``babi-syn-{split}-{i}``)."""
     out: list[Problem] = []
     for split, n in zip(("train", "test"), sizes, strict=True):
-        try:
-            labels = label_schedule(n, LABELS["babi"], cfg.label_weights,
-                                    derive_rng(seed, "babi", split, "labels"))
-        except ValueError as e:
-            raise ConfigError(f"data.label_weights: {e}") from None
+        labels = synthetic_labels("babi", split, n, cfg.label_weights, seed)
         for i, task in enumerate(tqdm(labels, desc=f"babi {split}", disable=None)):
             text = make_story(task, derive_rng(seed, "babi", split, i), cfg.n_distractors)
             (q,) = parse_stories(text, file=f"<synthetic babi {split} {i}>")

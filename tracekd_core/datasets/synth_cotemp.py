@@ -18,12 +18,13 @@ import random
 from tqdm.auto import tqdm
 
 from ..config import DataConfig
-from ..errors import ConfigError
-from ..records import LABELS, Problem
+from ..records import Problem
 from ..seeding import derive_rng
 from .cotemp import TRIPLES, VERBS, Fact, cotemporal_answers, label_of
-from .split import label_schedule
+from .split import synthetic_labels
 
+# Name tables are kept compact (one item per line would add ~100 lines of names).
+# fmt: off
 PERSON_RELATIONS = ("P39", "P102", "P69", "P108", "P54", "P488", "P6")
 R1_TRIPLES = ("S1_R1_O2", "S2_R1_O1", "S2_R1_O2")
 FIRST = ("Ada", "Bruno", "Clara", "Dmitri", "Elena", "Farid", "Greta", "Hugo", "Ines", "Jonas",
@@ -61,6 +62,7 @@ ASK_OBJECT = {"P39": "which position did {s} hold", "P102": "which political par
               "P6": "which place was {s} the head of", "P127": "who owned {s}"}
 SUFFIX = " at the same time?"
 KIND_WEIGHTS = {"equal": 1, "during": 1, "overlap": 1}
+# fmt: on
 
 
 def render_fact(f: Fact) -> str:
@@ -158,8 +160,9 @@ def _answer_kinds(label: str, rng: random.Random) -> list[str]:
     return first + ([rng.choice(list(KIND_WEIGHTS))] if rng.random() < 0.3 else [])
 
 
-def make_problem(label: str, rng: random.Random, *, pid: str, split: str,
-                 n_distractors: int) -> Problem:
+def make_problem(
+    label: str, rng: random.Random, *, pid: str, split: str, n_distractors: int
+) -> Problem:
     """One synthetic CoTemp problem with the given label (gold computed by the interval solver).
 
     Examples
@@ -178,12 +181,15 @@ def make_problem(label: str, rng: random.Random, *, pid: str, split: str,
     anchor = Fact(a_subj, r1, a_obj, *at)
     if triple == "S2_R1_O1":
         asked_subject = None
-        answers = [Fact(b.subject(r1), r1, a_obj, *b.time(at, k))
-                   for k in _answer_kinds(label, rng)]
+        answers = [
+            Fact(b.subject(r1), r1, a_obj, *b.time(at, k)) for k in _answer_kinds(label, rng)
+        ]
     else:
         asked_subject = a_subj if triple.startswith("S1") else b.subject(asked)
-        answers = [Fact(asked_subject, asked, b.obj(asked), *b.time(at, k))
-                   for k in _answer_kinds(label, rng)]
+        answers = [
+            Fact(asked_subject, asked, b.obj(asked), *b.time(at, k))
+            for k in _answer_kinds(label, rng)
+        ]
     facts = [anchor, *answers]
     goal = cotemporal_answers(anchor, facts, triple, asked, asked_subject)
     others = [r for r in PERSON_RELATIONS if r != asked]
@@ -199,8 +205,12 @@ def make_problem(label: str, rng: random.Random, *, pid: str, split: str,
         elif form < 0.7 and r1 != "P127":  # the answer's or anchor's subject, another relation
             rel = rng.choice(others)
             who = asked_subject or rng.choice([a.subject for a in answers])
-            cand = Fact(rng.choice([who, a_subj]), rel, b.obj(rel), *b.time(at, rng.choice(
-                [None, "overlap", "during"])))
+            cand = Fact(
+                rng.choice([who, a_subj]),
+                rel,
+                b.obj(rel),
+                *b.time(at, rng.choice([None, "overlap", "during"])),
+            )
         else:  # the anchor's relation, another object, any time
             cand = Fact(b.subject(r1), r1, b.obj(r1), *b.time(at, rng.choice([None, "during"])))
         if cotemporal_answers(anchor, [*facts, cand], triple, asked, asked_subject) == goal:
@@ -212,14 +222,23 @@ def make_problem(label: str, rng: random.Random, *, pid: str, split: str,
     if label_of([k for _, _, k in hits]) != label:  # pragma: no cover - guarded by construction
         raise RuntimeError(f"synthetic cotemp problem {pid}: solver label differs from {label}")
     return Problem(
-        id=pid, dataset="cotemp", split=split,
+        id=pid,
+        dataset="cotemp",
+        split=split,
         question=_question(triple, r1, asked, anchor, asked_subject),
         context=[render_fact(_months(f, b.unit)) for f in facts],
-        answers=list(dict.fromkeys(a for _, a, _ in hits)), label=label,
+        answers=list(dict.fromkeys(a for _, a, _ in hits)),
+        label=label,
         support=[i for i, _, _ in hits],
-        meta={"triple_element": triple, "relation": asked, "anchor": facts.index(anchor),
-              "asked_subject": asked_subject, "time_relations": [k for _, _, k in hits],
-              "support_rule": "generator"})
+        meta={
+            "triple_element": triple,
+            "relation": asked,
+            "anchor": facts.index(anchor),
+            "asked_subject": asked_subject,
+            "time_relations": [k for _, _, k in hits],
+            "support_rule": "generator",
+        },
+    )
 
 
 def _question(triple: str, r1: str, asked: str, anchor: Fact, asked_subject: str | None) -> str:
@@ -237,13 +256,15 @@ def generate(cfg: DataConfig, seed: int, sizes: tuple[int, int]) -> list[Problem
     """
     out: list[Problem] = []
     for split, n in zip(("train", "test"), sizes, strict=True):
-        try:
-            labels = label_schedule(n, LABELS["cotemp"], cfg.label_weights,
-                                    derive_rng(seed, "cotemp", split, "labels"))
-        except ValueError as e:
-            raise ConfigError(f"data.label_weights: {e}") from None
+        labels = synthetic_labels("cotemp", split, n, cfg.label_weights, seed)
         for i, label in enumerate(tqdm(labels, desc=f"cotemp {split}", disable=None)):
-            out.append(make_problem(label, derive_rng(seed, "cotemp", split, i), split=split,
-                                    pid=f"cotemp-syn-{split}-{i:05d}",
-                                    n_distractors=cfg.n_distractors))
+            out.append(
+                make_problem(
+                    label,
+                    derive_rng(seed, "cotemp", split, i),
+                    split=split,
+                    pid=f"cotemp-syn-{split}-{i:05d}",
+                    n_distractors=cfg.n_distractors,
+                )
+            )
     return out

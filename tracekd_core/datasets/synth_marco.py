@@ -16,12 +16,13 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from ..config import DataConfig
-from ..errors import ConfigError
-from ..records import LABELS, Problem
+from ..records import Problem
 from ..seeding import derive_rng
 from .marco import row_to_problem
-from .split import label_schedule
+from .split import synthetic_labels
 
+# Name tables are kept compact (one item per line would add ~100 lines of names).
+# fmt: off
 PRE = ("Ash", "Bel", "Cor", "Dun", "Elm", "Fen", "Gal", "Hol", "Ire", "Jar", "Kel", "Lor", "Mar",
        "Nor", "Ost", "Pen", "Quar", "Ros", "Sal", "Tor", "Ulm", "Ven", "Wes", "Yar")
 SUF = ("ford", "ton", "bury", "vale", "mouth", "wick", "field", "haven", "stead", "moor")
@@ -42,6 +43,7 @@ MATERIALS = ("copper", "oak", "brass", "clay", "iron", "glass", "bamboo", "pewte
              "ash wood")
 FEATURES = ("old harbour", "spring market", "stone bridge", "river festival", "clock tower",
             "botanical garden", "rail museum", "cheese fair")
+# fmt: on
 
 
 class _KB:
@@ -65,8 +67,9 @@ class _KB:
         return self.fresh(lambda: f"{self.rng.choice(FIRST)} {self.rng.choice(LAST)}")
 
     def company(self) -> str:
-        return self.fresh(lambda: f"{self.rng.choice(PRE)}{self.rng.choice(SUF)} "
-                                  f"{self.rng.choice(FIRMS)}")
+        return self.fresh(
+            lambda: f"{self.rng.choice(PRE)}{self.rng.choice(SUF)} {self.rng.choice(FIRMS)}"
+        )
 
     def thing(self) -> str:
         return self.fresh(lambda: self.rng.choice(THINGS))
@@ -74,17 +77,21 @@ class _KB:
 
 def _town_facts(kb: _KB, town: str) -> dict[str, str]:
     r = kb.rng
-    return {"population": f"{town} has a population of {r.randint(1200, 980000):,} people.",
-            "region": f"{town} is located in {r.choice(REGIONS)}, a region of rolling hills.",
-            "feature": f"{town} is known for its {r.choice(FEATURES)}.",
-            "mayor": f"The mayor of {town} is {kb.person()}."}
+    return {
+        "population": f"{town} has a population of {r.randint(1200, 980000):,} people.",
+        "region": f"{town} is located in {r.choice(REGIONS)}, a region of rolling hills.",
+        "feature": f"{town} is known for its {r.choice(FEATURES)}.",
+        "mayor": f"The mayor of {town} is {kb.person()}.",
+    }
 
 
 def _company_facts(kb: _KB, company: str) -> dict[str, str]:
     r = kb.rng
-    return {"founded": f"{company} was founded by {kb.person()} in {r.randint(1850, 2010)}.",
-            "hq": f"{company} has its headquarters in {kb.town()}.",
-            "staff": f"{company} employs about {r.randint(20, 9000):,} people."}
+    return {
+        "founded": f"{company} was founded by {kb.person()} in {r.randint(1850, 2010)}.",
+        "hq": f"{company} has its headquarters in {kb.town()}.",
+        "staff": f"{company} employs about {r.randint(20, 9000):,} people.",
+    }
 
 
 def _thing_facts(kb: _KB, thing: str) -> dict[str, str]:
@@ -92,23 +99,32 @@ def _thing_facts(kb: _KB, thing: str) -> dict[str, str]:
     art = "An" if thing[0] in "aeiou" else "A"
     cat = r.choice(CATEGORIES)
     what = f"{'an' if cat[0] in 'aeiou' else 'a'} {cat} used for {r.choice(PURPOSES)}"
-    return {"what": f"{art} {thing} is {what}.",
-            "made": f"The {thing} is made of {r.choice(MATERIALS)} and lasts for decades.",
-            "sold": f"The {thing} is often sold at the market in {kb.town()}."}
+    return {
+        "what": f"{art} {thing} is {what}.",
+        "made": f"The {thing} is made of {r.choice(MATERIALS)} and lasts for decades.",
+        "sold": f"The {thing} is often sold at the market in {kb.town()}.",
+    }
 
 
 #: query type -> list of (entity kind, fact key, question template, answer extractor)
 QUERIES: dict[str, list[tuple[str, str, str]]] = {
     "DESCRIPTION": [("thing", "what", "what is {a} {e}")],
-    "NUMERIC": [("town", "population", "what is the population of {e}"),
-                ("company", "founded", "what year was {e} founded")],
+    "NUMERIC": [
+        ("town", "population", "what is the population of {e}"),
+        ("company", "founded", "what year was {e} founded"),
+    ],
     "ENTITY": [("thing", "made", "what is the {e} made of")],
-    "LOCATION": [("town", "region", "where is {e} located"),
-                 ("company", "hq", "where is the headquarters of {e}")],
+    "LOCATION": [
+        ("town", "region", "where is {e} located"),
+        ("company", "hq", "where is the headquarters of {e}"),
+    ],
     "PERSON": [("company", "founded", "who founded {e}")],
 }
-_MAKERS = {"town": (_KB.town, _town_facts), "company": (_KB.company, _company_facts),
-           "thing": (_KB.thing, _thing_facts)}
+_MAKERS = {
+    "town": (_KB.town, _town_facts),
+    "company": (_KB.company, _company_facts),
+    "thing": (_KB.thing, _thing_facts),
+}
 
 
 def _answer(qtype: str, key: str, sentence: str) -> str:
@@ -129,8 +145,9 @@ def _answer(qtype: str, key: str, sentence: str) -> str:
     raise KeyError(key)  # pragma: no cover
 
 
-def make_row(qtype: str, rng: random.Random, *, query_id: int,
-             n_distractors: int) -> dict[str, Any]:
+def make_row(
+    qtype: str, rng: random.Random, *, query_id: int, n_distractors: int
+) -> dict[str, Any]:
     """One synthetic MARCO row (native row format) of query type ``qtype``.
 
     Examples
@@ -149,7 +166,7 @@ def make_row(qtype: str, rng: random.Random, *, query_id: int,
     query = qtemplate.format(e=entity, a=article)
     others = [v for k, v in facts.items() if k != key]
     rng.shuffle(others)
-    selected = " ".join([facts[key], *others[:rng.randint(0, 2)]])
+    selected = " ".join([facts[key], *others[: rng.randint(0, 2)]])
     passages = [selected]
     tries = 0
     while len(passages) < 1 + n_distractors and tries < 100 * (n_distractors + 1):
@@ -166,25 +183,39 @@ def make_row(qtype: str, rng: random.Random, *, query_id: int,
     order = list(range(len(passages)))
     rng.shuffle(order)
     passages = [passages[i] for i in order]
-    return {"query": query, "query_id": query_id, "query_type": qtype,
-            "passages": {"is_selected": [int(i == 0) for i in order], "passage_text": passages,
-                         "url": [f"http://example.org/syn/{query_id}/{j}" for j in order]},
-            "answers": [answer], "wellFormedAnswers": []}
+    return {
+        "query": query,
+        "query_id": query_id,
+        "query_type": qtype,
+        "passages": {
+            "is_selected": [int(i == 0) for i in order],
+            "passage_text": passages,
+            "url": [f"http://example.org/syn/{query_id}/{j}" for j in order],
+        },
+        "answers": [answer],
+        "wellFormedAnswers": [],
+    }
 
 
 def generate(cfg: DataConfig, seed: int, sizes: tuple[int, int]) -> list[Problem]:
     """``sizes = (n_train, n_test)`` synthetic MARCO problems (ids ``marco-syn-{split}-{i}``)."""
     out: list[Problem] = []
     for s, (split, n) in enumerate(zip(("train", "test"), sizes, strict=True)):
-        try:
-            labels = label_schedule(n, LABELS["marco"], cfg.label_weights,
-                                    derive_rng(seed, "marco", split, "labels"))
-        except ValueError as e:
-            raise ConfigError(f"data.label_weights: {e}") from None
+        labels = synthetic_labels("marco", split, n, cfg.label_weights, seed)
         for i, qtype in enumerate(tqdm(labels, desc=f"marco {split}", disable=None)):
-            row = make_row(qtype, derive_rng(seed, "marco", split, i), query_id=s * 10**6 + i,
-                           n_distractors=cfg.n_distractors)
-            p = row_to_problem(row, split=split, pid=f"marco-syn-{split}-{i:05d}",
-                               support_rule=cfg.marco_support, file="<synthetic marco>", line=i + 1)
+            row = make_row(
+                qtype,
+                derive_rng(seed, "marco", split, i),
+                query_id=s * 10**6 + i,
+                n_distractors=cfg.n_distractors,
+            )
+            p = row_to_problem(
+                row,
+                split=split,
+                pid=f"marco-syn-{split}-{i:05d}",
+                support_rule=cfg.marco_support,
+                file="<synthetic marco>",
+                line=i + 1,
+            )
             out.append(p)
     return out
