@@ -79,12 +79,12 @@ NOTEBOOKS = {
         ("code", "report.ours_vs_reference(items)"),
     ],
     "04_disconnect": [
-        ("md", "# 4. The disconnect: trace correctness versus answer correctness\n\nWhen a student writes a correct trace, does it give a correct answer? For each trained trace condition: the three 2x2 tables (answer x label step, answer x retrieval step, answer x whole trace), chi-square with and without Yates' correction, phi, the odds ratio, P(answer correct | step correct) against P(answer correct | step wrong), and the share of problems with a correct trace *and* a correct answer (the paper's 28%)."),
+        ("md", "# 4. The disconnect: trace correctness versus answer correctness\n\nWhen a student writes a correct trace, does it give a correct answer? For each trained trace condition: the three 2x2 tables (answer x label step, answer x retrieval step, answer x whole trace), chi-square with and without Yates' correction, phi, the odds ratio, P(answer correct | step correct) against P(answer correct | step wrong), and the share of problems with a correct trace *and* a correct answer (the paper's 28%).\n\n**Read with care.** The gold retrieval step is, by construction, the set of context items that state the answer. A student that retrieves exactly those items has the answer in front of it, so under strict scoring a correct retrieval step and a correct answer are *not* independent by design; the label step carries no such link. The reference's rules (any verbatim context fact counts as retrieved) hide this link, which is one reason its tables looked independent. Label-only students state no facts, so only their label step is scored."),
         ("params", PARAMS),
         ("code", ENV),
         ("code", "index, cells = report.load_grid(profile, root)\nitems = report.load_items(cells)\ntraced = items[items['condition'].isin(disconnect.trace_conditions(items))]\ndis = disconnect.disconnect_table(traced)\ndis"),
         ("md", "## Confusion matrices (seeds summed)"),
-        ("code", "for (ds, student, cond), g in dis.groupby(['dataset', 'student', 'condition']):\n    fig = plots.confusion_heatmaps(g, title=f'{ds} / {student} / {cond}')"),
+        ("code", "figs = plots.confusion_by_cell(dis)\nif not figs:\n    display(Markdown('*No evaluable traces in this build (e.g. an untrained or random student).*'))"),
         ("md", "## Strict versus reference trace scoring\n\nThe reference looked the gold row up by answer substring and counted any verbatim context fact as a correct retrieval step (PAPER_NOTES 6.2). Re-scoring the same outputs with those rules shows how much the headline depends on the scoring rule."),
         ("code", "disconnect.trace_modes_table(cells)"),
         ("md", "## Does trace correctness predict answer correctness?\n\nLogistic regression of answer correctness on whole-trace correctness and the gold label, with errors clustered by problem."),
@@ -113,6 +113,10 @@ def build(name: str, cells: list[tuple[str, str]]) -> nbf.NotebookNode:
     for kind, src in cells:
         if kind == "md":
             nb.cells.append(nbf.v4.new_markdown_cell(src))
+        elif kind == "code" and src == ENV:
+            c = nbf.v4.new_code_cell(src)
+            c.metadata["tags"] = ["hide-input"]
+            nb.cells.append(c)
         elif kind == "params":
             c = nbf.v4.new_code_cell(src)
             c.metadata["tags"] = ["parameters"]

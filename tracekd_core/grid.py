@@ -148,6 +148,7 @@ def generate_and_score(
             score_dir,
             answer_scoring=profile.score.answer_scoring,
             trace_scoring=profile.score.trace_scoring,
+            split="test",
         )
         runio.mark_done(score_dir)
     return preds, score_dir

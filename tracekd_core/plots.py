@@ -8,14 +8,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")  # headless: papermill and CI have no display
-
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import seaborn as sns  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
 
 sns.set_theme(style="whitegrid", context="notebook")
 
@@ -106,6 +102,14 @@ def confusion_heatmaps(dis: pd.DataFrame, *, title: str = "") -> plt.Figure:
     fig.suptitle(title)
     fig.tight_layout()
     return fig
+
+
+def confusion_by_cell(dis: pd.DataFrame) -> list[plt.Figure]:
+    """``confusion_heatmaps`` for every dataset/student/condition of a disconnect table."""
+    if dis.empty:
+        return []
+    return [confusion_heatmaps(g, title=f"{ds} / {student} / {cond} (seeds summed)")
+            for (ds, student, cond), g in dis.groupby(["dataset", "student", "condition"])]
 
 
 def loss_curves(losses: pd.DataFrame, *, title: str = "Training loss") -> plt.Figure:

@@ -22,11 +22,9 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Literal
 
 from .errors import EmptyLossMaskError, RecordError, TraceFormatError
-from .records import iter_jsonl
 
 log = logging.getLogger(__name__)
 
@@ -74,13 +72,17 @@ class EncodedExample:
         return len(self.input_ids)
 
 
-def _apply(tokenizer: Any, messages: list[dict[str, str]], gen: bool, kwargs: dict[str, Any]) -> str:
-    return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=gen,
-                                         **kwargs)
+def _apply(
+    tokenizer: Any, messages: list[dict[str, str]], gen: bool, kwargs: dict[str, Any]
+) -> str:
+    return tokenizer.apply_chat_template(
+        messages, tokenize=False, add_generation_prompt=gen, **kwargs
+    )
 
 
-def render_prompt(messages: list[dict[str, str]], tokenizer: Any,
-                  template_kwargs: dict[str, Any] | None = None) -> str:
+def render_prompt(
+    messages: list[dict[str, str]], tokenizer: Any, template_kwargs: dict[str, Any] | None = None
+) -> str:
     """The inference input: system + user turns with the generation prompt.
 
     Parameters
@@ -105,8 +107,9 @@ def render_prompt(messages: list[dict[str, str]], tokenizer: Any,
     return _apply(tokenizer, msgs, True, template_kwargs or {})
 
 
-def render_chat(messages: list[dict[str, str]], tokenizer: Any,
-                template_kwargs: dict[str, Any] | None = None) -> RenderedChat:
+def render_chat(
+    messages: list[dict[str, str]], tokenizer: Any, template_kwargs: dict[str, Any] | None = None
+) -> RenderedChat:
     """Split ``[system, user, assistant]`` into prompt, verbatim content and end-of-turn suffix.
 
     Examples
@@ -122,25 +125,31 @@ def render_chat(messages: list[dict[str, str]], tokenizer: Any,
     """
     kwargs = template_kwargs or {}
     if not messages or messages[-1]["role"] != "assistant":
-        raise TraceFormatError(f"render_chat needs a conversation ending with an assistant turn; "
-                               f"got roles {[m['role'] for m in messages]}.")
+        raise TraceFormatError(
+            f"render_chat needs a conversation ending with an assistant turn; "
+            f"got roles {[m['role'] for m in messages]}."
+        )
     prompt = render_prompt(messages[:-1], tokenizer, kwargs)
     content = messages[-1]["content"]
     full = _apply(tokenizer, messages, False, kwargs)
     if full.startswith(prompt + content):
-        return RenderedChat(prompt, content, full[len(prompt) + len(content):], True)
+        return RenderedChat(prompt, content, full[len(prompt) + len(content) :], True)
     # The template rewrites the assistant turn (or its header differs from the generation prompt):
     # keep the content verbatim and take the end-of-turn suffix from a sentinel rendering.
-    probe = _apply(tokenizer, [*messages[:-1], {"role": "assistant", "content": _SENTINEL}], False,
-                   kwargs)
+    probe = _apply(
+        tokenizer, [*messages[:-1], {"role": "assistant", "content": _SENTINEL}], False, kwargs
+    )
     if _SENTINEL not in probe:
-        raise TraceFormatError("the chat template drops the assistant content; cannot render "
-                               "training text. Use a template that prints assistant messages.")
-    return RenderedChat(prompt, content, probe[probe.index(_SENTINEL) + len(_SENTINEL):], False)
+        raise TraceFormatError(
+            "the chat template drops the assistant content; cannot render "
+            "training text. Use a template that prints assistant messages."
+        )
+    return RenderedChat(prompt, content, probe[probe.index(_SENTINEL) + len(_SENTINEL) :], False)
 
 
-def supervised_ranges(spans: dict[str, Any], n_content: int, *, where: str = "<memory>"
-                      ) -> list[tuple[int, int]]:
+def supervised_ranges(
+    spans: dict[str, Any], n_content: int, *, where: str = "<memory>"
+) -> list[tuple[int, int]]:
     """Validated ``[start, end)`` character ranges of the trace and answer spans.
 
     Raises
@@ -160,23 +169,41 @@ def supervised_ranges(spans: dict[str, Any], n_content: int, *, where: str = "<m
         span = spans.get(key) if isinstance(spans, dict) else None
         if span is None and key == "trace":
             continue
-        if (not isinstance(span, list | tuple) or len(span) != 2
-                or not all(isinstance(x, int) for x in span)
-                or not 0 <= span[0] < span[1] <= n_content):
-            raise RecordError(file=where, line=None, field=f"spans.{key}", value=span,
-                              fix=f"Give [start, end) character offsets inside the assistant "
-                              f"content (0 <= start < end <= {n_content}).")
+        if (
+            not isinstance(span, list | tuple)
+            or len(span) != 2
+            or not all(isinstance(x, int) for x in span)
+            or not 0 <= span[0] < span[1] <= n_content
+        ):
+            raise RecordError(
+                file=where,
+                line=None,
+                field=f"spans.{key}",
+                value=span,
+                fix=f"Give [start, end) character offsets inside the assistant "
+                f"content (0 <= start < end <= {n_content}).",
+            )
         out.append((span[0], span[1]))
     if len(out) == 2 and out[0][1] > out[1][0]:
-        raise RecordError(file=where, line=None, field="spans", value=spans,
-                          fix="The trace span must end before the answer span starts.")
+        raise RecordError(
+            file=where,
+            line=None,
+            field="spans",
+            value=spans,
+            fix="The trace span must end before the answer span starts.",
+        )
     return out
 
 
-def encode_example(record: dict[str, Any], tokenizer: Any, *,
-                   loss: Literal["completion", "full"] = "completion", max_length: int = 1024,
-                   template_kwargs: dict[str, Any] | None = None,
-                   where: str = "<memory>") -> EncodedExample:
+def encode_example(
+    record: dict[str, Any],
+    tokenizer: Any,
+    *,
+    loss: Literal["completion", "full"] = "completion",
+    max_length: int = 1024,
+    template_kwargs: dict[str, Any] | None = None,
+    where: str = "<memory>",
+) -> EncodedExample:
     """Tokenise one SFT record and build its labels from the recorded spans.
 
     Parameters
@@ -222,9 +249,12 @@ def encode_example(record: dict[str, Any], tokenizer: Any, *,
     ids, labels = ids[:max_length], labels[:max_length]
     ex = EncodedExample(str(rid), ids, labels, len(p_ids), truncated)
     if ex.n_supervised == 0:
-        why = (f"it has {len(p_ids) + len(c_ids)} tokens, more than max_length={max_length}, and "
-               "truncation removed every supervised token. Raise train.max_length"
-               if truncated else "its spans select no token. Fix the record's spans")
+        why = (
+            f"it has {len(p_ids) + len(c_ids)} tokens, more than max_length={max_length}, and "
+            "truncation removed every supervised token. Raise train.max_length"
+            if truncated
+            else "its spans select no token. Fix the record's spans"
+        )
         raise EmptyLossMaskError(f"{where}: SFT example id {rid!r} has an empty loss mask: {why}.")
     return ex
 
@@ -240,37 +270,11 @@ def _check_cover(ranges, offsets, labels, rid, where) -> None:
             if pos >= re_:
                 break
         if pos < re_:
-            raise EmptyLossMaskError(f"{where}: id {rid!r}: span [{rs}, {re_}) is not covered by "
-                                     f"supervised tokens from character {pos}. The tokenizer's "
-                                     "offsets disagree with the content; check the record.")
-
-
-def load_sft(path: str | Path) -> list[dict[str, Any]]:
-    """Read an ``sft.jsonl`` file, checking the fields training needs.
-
-    Raises
-    ------
-    RecordError
-        Naming the file, line and field (missing messages, bad roles, bad spans).
-    """
-    path = Path(path)
-    if not path.exists():
-        raise RecordError(file=str(path), line=None, field="<file>", value=str(path),
-                          fix="SFT file not found; build it with `tracekd traces`.")
-    out = []
-    for n, rec in iter_jsonl(path):
-        msgs = rec.get("messages")
-        if (not isinstance(msgs, list) or len(msgs) < 2
-                or [m.get("role") for m in msgs][-1] != "assistant"
-                or not all(isinstance(m.get("content"), str) for m in msgs)):
-            raise RecordError(file=str(path), line=n, field="messages", value=msgs,
-                              fix="Give [system, user, assistant] messages with string content.")
-        supervised_ranges(rec.get("spans"), len(msgs[-1]["content"]), where=f"{path}:{n}")
-        out.append(rec)
-    if not out:
-        raise RecordError(file=str(path), line=None, field="<file>", value="empty",
-                          fix="The SFT file holds no example; rebuild it.")
-    return out
+            raise EmptyLossMaskError(
+                f"{where}: id {rid!r}: span [{rs}, {re_}) is not covered by "
+                f"supervised tokens from character {pos}. The tokenizer's "
+                "offsets disagree with the content; check the record."
+            )
 
 
 def mask_view(ex: EncodedExample, tokenizer: Any) -> str:

@@ -107,7 +107,11 @@ def code_fingerprint(*modules: str) -> str:
 
 
 def git_sha(cwd: str | Path | None = None) -> str:
-    """Current git commit (with ``-dirty`` when the tree has changes), or ``unknown``."""
+    """Git commit of the tracekd checkout (``-dirty`` when tracked files changed), or ``unknown``.
+
+    ``cwd`` defaults to the package folder, so notebooks run from anywhere stamp the code's SHA.
+    """
+    cwd = cwd if cwd is not None else Path(__file__).parent
     try:
         sha = subprocess.run(
             ["git", "rev-parse", "HEAD"],

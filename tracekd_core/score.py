@@ -327,15 +327,19 @@ def score_run(
     answer_scoring: str = "strict",
     trace_scoring: str = "strict",
     parser: str = "reference",
+    split: str | None = None,
 ) -> dict[str, Any]:
     """Score a predictions file; write ``out_dir/items.jsonl`` and ``summary.json`` atomically.
+
+    ``split`` restricts scoring to the problems of one split (the grid scores ``test``); with
+    ``None`` every problem of the file is scored and a missing prediction counts as wrong.
 
     Returns
     -------
     dict
         The summary (also written), with the input paths and their sha256 prefixes.
     """
-    problems = read_problems(problems_path)
+    problems = [p for p in read_problems(problems_path) if split is None or p.split == split]
     predictions = read_predictions(predictions_path)
     items = score_items(
         problems,

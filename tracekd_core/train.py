@@ -22,6 +22,7 @@ import gc
 import json
 import logging
 import math
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,9 +31,10 @@ from typing import Any
 from . import runio
 from .config import TrainConfig, dump
 from .errors import ConfigError
-from .render import IGNORE_INDEX, EncodedExample, encode_example, load_sft
+from .render import IGNORE_INDEX, EncodedExample, encode_example
 from .seeding import derive_rng, seed_everything
-from .students import DEFAULT_CACHE_DIR, load_student, resolve_spec
+from .sft import read_sft
+from .students import DEFAULT_CACHE_DIR, load_student, resolve_dtype, resolve_spec
 
 log = logging.getLogger(__name__)
 
@@ -54,35 +56,63 @@ class EncodedSet:
         return self.n_supervised / max(1, self.n_tokens)
 
 
-def encode_sft(records: list[dict[str, Any]], tokenizer: Any, cfg: TrainConfig,
-               template_kwargs: dict[str, Any] | None = None, where: str = "<memory>") -> EncodedSet:
+def encode_sft(
+    records: list[dict[str, Any]],
+    tokenizer: Any,
+    cfg: TrainConfig,
+    template_kwargs: dict[str, Any] | None = None,
+    where: str = "<memory>",
+) -> EncodedSet:
     """Encode every record (raises ``EmptyLossMaskError`` on the first empty mask)."""
-    exs = [encode_example(r, tokenizer, loss=cfg.loss, max_length=cfg.max_length,
-                          template_kwargs=template_kwargs, where=where) for r in records]
+    exs = [
+        encode_example(
+            r,
+            tokenizer,
+            loss=cfg.loss,
+            max_length=cfg.max_length,
+            template_kwargs=template_kwargs,
+            where=where,
+        )
+        for r in records
+    ]
     n_tok = sum(len(e) for e in exs)
     n_sup = sum(e.n_supervised for e in exs)
     n_trunc = sum(e.truncated for e in exs)
     if n_trunc:
-        log.warning("%d of %d examples were longer than max_length=%d and were cut", n_trunc,
-                    len(exs), cfg.max_length)
-    log.info("%d examples, %d tokens, %.1f%% supervised (loss=%s)", len(exs), n_tok,
-             100 * n_sup / max(1, n_tok), cfg.loss)
+        log.warning(
+            "%d of %d examples were longer than max_length=%d and were cut",
+            n_trunc,
+            len(exs),
+            cfg.max_length,
+        )
+    log.info(
+        "%d examples, %d tokens, %.1f%% supervised (loss=%s)",
+        len(exs),
+        n_tok,
+        100 * n_sup / max(1, n_tok),
+        cfg.loss,
+    )
     return EncodedSet(exs, n_tok, n_sup, n_trunc)
 
 
 def total_steps(cfg: TrainConfig, n_examples: int) -> int:
-    """Optimiser steps: ``max_steps`` if set, else ``ceil(epochs * n / (batch * accum))``.
+    """Optimiser steps: ``max_steps`` if set, else ``ceil(epochs * ceil(n / (batch * accum)))``.
+
+    An epoch's last step may hold fewer examples (no example is dropped).
 
     Examples
     --------
     >>> total_steps(TrainConfig(epochs=3, batch_size=4, grad_accum=4), 256)
     48
+    >>> total_steps(TrainConfig(epochs=2, batch_size=2, grad_accum=2), 5)
+    4
     >>> total_steps(TrainConfig(max_steps=5), 256)
     5
     """
     if cfg.max_steps is not None:
         return cfg.max_steps
-    return max(1, math.ceil(cfg.epochs * n_examples / (cfg.batch_size * cfg.grad_accum)))
+    per_epoch = math.ceil(n_examples / (cfg.batch_size * cfg.grad_accum))
+    return max(1, math.ceil(cfg.epochs * per_epoch))
 
 
 def step_plan(lengths: list[int], cfg: TrainConfig, seed: int) -> list[list[list[int]]]:
@@ -113,9 +143,9 @@ def step_plan(lengths: list[int], cfg: TrainConfig, seed: int) -> list[list[list
         epoch += 1
     plan = []
     for s in range(n_steps):
-        chunk = [i for i in order[s * per_step:(s + 1) * per_step] if i >= 0]
+        chunk = [i for i in order[s * per_step : (s + 1) * per_step] if i >= 0]
         chunk.sort(key=lambda i: (-lengths[i], i))
-        plan.append([chunk[j:j + cfg.batch_size] for j in range(0, len(chunk), cfg.batch_size)])
+        plan.append([chunk[j : j + cfg.batch_size] for j in range(0, len(chunk), cfg.batch_size)])
     return plan
 
 
@@ -128,8 +158,8 @@ def collate(examples: list[EncodedExample], pad_id: int):
     ids = torch.full((len(examples), n), pad_id, dtype=torch.long)
     labels = torch.full((len(examples), n), IGNORE_INDEX, dtype=torch.long)
     for r, e in enumerate(examples):
-        ids[r, :len(e)] = torch.tensor(e.input_ids)
-        labels[r, :len(e)] = torch.tensor(e.labels)
+        ids[r, : len(e)] = torch.tensor(e.input_ids)
+        labels[r, : len(e)] = torch.tensor(e.labels)
     return ids, labels
 
 
@@ -149,8 +179,14 @@ def lm_loss_sum(model: Any, ids, labels):
 def _lora_config(cfg: TrainConfig):
     from peft import LoraConfig
 
-    return LoraConfig(r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
-                      bias="none", task_type="CAUSAL_LM", target_modules=list(LORA_TARGETS))
+    return LoraConfig(
+        r=cfg.lora_r,
+        lora_alpha=cfg.lora_alpha,
+        lora_dropout=cfg.lora_dropout,
+        bias="none",
+        task_type="CAUSAL_LM",
+        target_modules=list(LORA_TARGETS),
+    )
 
 
 def _trainable_state(model) -> dict[str, Any]:
@@ -162,8 +198,13 @@ def _save_checkpoint(d: Path, step: int, model, opt, sched) -> None:
 
     ck = d / "checkpoint"
     ck.mkdir(exist_ok=True)
-    state = {"step": step, "params": _trainable_state(model), "optimizer": opt.state_dict(),
-             "scheduler": sched.state_dict(), "torch_rng": torch.get_rng_state()}
+    state = {
+        "step": step,
+        "params": _trainable_state(model),
+        "optimizer": opt.state_dict(),
+        "scheduler": sched.state_dict(),
+        "torch_rng": torch.get_rng_state(),
+    }
     tmp = ck / "state.pt.tmp"
     torch.save(state, tmp)
     tmp.replace(ck / "state.pt")
@@ -189,24 +230,32 @@ def _load_checkpoint(d: Path, model, opt, sched) -> int:
 
 
 def _adapter_card(cfg: TrainConfig, sft_path: Path, seed: int, man: dict[str, Any]) -> str:
-    return (f"# LoRA adapter: {cfg.student}\n\n"
-            f"Trained by tracekd (paper arXiv 2505.13792, section 5) on `{sft_path.name}` "
-            f"(sha256 {man['data_sha256']}).\n\n"
-            f"- student: `{cfg.student}`, quant: `{cfg.quant}`, dtype: `{cfg.dtype}`\n"
-            f"- LoRA r={cfg.lora_r}, alpha={cfg.lora_alpha}, dropout={cfg.lora_dropout}, "
-            f"targets: {', '.join(LORA_TARGETS)}\n"
-            f"- loss: `{cfg.loss}` ({100 * man['supervised_share']:.1f}% of tokens supervised)\n"
-            f"- lr {cfg.lr} cosine, warmup {cfg.warmup_ratio}, {man['steps']} steps of "
-            f"{cfg.batch_size}x{cfg.grad_accum} examples, seed {seed}\n"
-            f"- examples: {man['n_examples']} ({man['n_truncated']} truncated at {cfg.max_length})\n"
-            f"- final loss: {man.get('final_loss')}\n\n"
-            "Load with `tracekd generate --student NAME --adapter RUN_DIR` or "
-            "`peft.PeftModel.from_pretrained(base, RUN_DIR / 'adapter')`.\n")
+    return (
+        f"# LoRA adapter: {cfg.student}\n\n"
+        f"Trained by tracekd (paper arXiv 2505.13792, section 5) on `{sft_path.name}` "
+        f"(sha256 {man['data_sha256']}).\n\n"
+        f"- student: `{cfg.student}`, quant: `{cfg.quant}`, dtype: `{cfg.dtype}`\n"
+        f"- LoRA r={cfg.lora_r}, alpha={cfg.lora_alpha}, dropout={cfg.lora_dropout}, "
+        f"targets: {', '.join(LORA_TARGETS)}\n"
+        f"- loss: `{cfg.loss}` ({100 * man['supervised_share']:.1f}% of tokens supervised)\n"
+        f"- lr {cfg.lr} cosine, warmup {cfg.warmup_ratio}, {man['steps']} steps of "
+        f"{cfg.batch_size}x{cfg.grad_accum} examples, seed {seed}\n"
+        f"- examples: {man['n_examples']} ({man['n_truncated']} truncated at {cfg.max_length})\n"
+        f"- final loss: {man.get('final_loss')}\n\n"
+        "Load with `tracekd generate --student NAME --adapter RUN_DIR` or "
+        "`peft.PeftModel.from_pretrained(base, RUN_DIR / 'adapter')`.\n"
+    )
 
 
-def train(cfg: TrainConfig, sft_path: str | Path, *, runs_root: str | Path = "runs",
-          experiment: str = "train", seed: int = 0,
-          cache_dir: str | Path = DEFAULT_CACHE_DIR) -> Path:
+def train(
+    cfg: TrainConfig,
+    sft_path: str | Path,
+    *,
+    runs_root: str | Path = "runs",
+    experiment: str = "train",
+    seed: int = 0,
+    cache_dir: str | Path = DEFAULT_CACHE_DIR,
+) -> Path:
     """Fine-tune ``cfg.student`` on ``sft_path``; return the run folder.
 
     Parameters
@@ -240,11 +289,12 @@ def train(cfg: TrainConfig, sft_path: str | Path, *, runs_root: str | Path = "ru
     from transformers import get_cosine_schedule_with_warmup
 
     sft_path = Path(sft_path)
-    records = load_sft(sft_path)
+    records = read_sft(sft_path)
     config = {"train": dump(cfg), "seed": seed, "sft": sft_path.name}
     data_sha = runio.file_sha256(sft_path)
-    d = runio.run_dir(runs_root, experiment, config, {"sft": data_sha},
-                      runio.code_fingerprint(*CODE_MODULES))
+    d = runio.run_dir(
+        runs_root, experiment, config, {"sft": data_sha}, runio.code_fingerprint(*CODE_MODULES)
+    )
     if runio.is_done(d):
         log.info("run %s is done; skipping", d)
         return d
@@ -263,8 +313,9 @@ def train(cfg: TrainConfig, sft_path: str | Path, *, runs_root: str | Path = "ru
     model.peft_config["default"].base_model_name_or_path = cfg.student
     model.train()
     plan = step_plan([len(e) for e in data.examples], cfg, seed)
-    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=cfg.lr,
-                            weight_decay=0.0)
+    opt = torch.optim.AdamW(
+        [p for p in model.parameters() if p.requires_grad], lr=cfg.lr, weight_decay=0.0
+    )
     sched = get_cosine_schedule_with_warmup(opt, math.ceil(cfg.warmup_ratio * len(plan)), len(plan))
     start = _load_checkpoint(d, model, opt, sched)
     hist_path = d / "loss.jsonl"
@@ -274,8 +325,10 @@ def train(cfg: TrainConfig, sft_path: str | Path, *, runs_root: str | Path = "ru
     pad_id = tok.pad_token_id
     n_tok_seen = 0
     t_train = time.perf_counter()
-    with hist_path.open("a") as hist, tqdm(total=len(plan), initial=start, desc="train",
-                                           unit="step") as bar:
+    with (
+        hist_path.open("a") as hist,
+        tqdm(total=len(plan), initial=start, desc="train", unit="step") as bar,
+    ):
         for step in range(start, len(plan)):
             micro = plan[step]
             n_sup = sum(data.examples[i].n_supervised for mb in micro for i in mb)
@@ -284,11 +337,15 @@ def train(cfg: TrainConfig, sft_path: str | Path, *, runs_root: str | Path = "ru
                 ids, labels = collate([data.examples[i] for i in mb], pad_id)
                 loss = lm_loss_sum(model, ids, labels) / n_sup
                 loss.backward()
-                total += float(loss)
+                total += float(loss.detach())
                 n_tok_seen += sum(len(data.examples[i]) for i in mb)
             _optimizer_step(model, opt, sched)
-            rec = {"step": step + 1, "loss": round(total, 6), "lr": sched.get_last_lr()[0],
-                   "supervised_tokens": n_sup}
+            rec = {
+                "step": step + 1,
+                "loss": round(total, 6),
+                "lr": sched.get_last_lr()[0],
+                "supervised_tokens": n_sup,
+            }
             history.append(rec)
             hist.write(json.dumps(rec) + "\n")
             hist.flush()
@@ -297,21 +354,38 @@ def train(cfg: TrainConfig, sft_path: str | Path, *, runs_root: str | Path = "ru
             if (step + 1) % cfg.save_steps == 0 and step + 1 < len(plan):
                 _save_checkpoint(d, step + 1, model, opt, sched)
     t_end = time.perf_counter()
-    model.save_pretrained(d / "adapter")
-    man = runio.base_manifest(seed=seed, device="cuda" if torch.cuda.is_available() else "cpu",
-                              dtype=cfg.dtype, extra={
-        "student": cfg.student, "quant": cfg.quant, "loss": cfg.loss, "sft": str(sft_path),
-        "data_sha256": data_sha, "n_examples": len(data.examples), "n_tokens": data.n_tokens,
-        "n_supervised_tokens": data.n_supervised, "supervised_share": data.supervised_share,
-        "n_truncated": data.n_truncated, "steps": len(plan), "resumed_from_step": start,
-        "final_loss": history[-1]["loss"] if history else None,
-        "torch_threads": torch.get_num_threads(),
-        "timings": {"load_s": t_loaded - t_start, "train_s": t_end - t_train,
-                    "total_s": t_end - t_start,
-                    "tokens_per_s": n_tok_seen / max(1e-9, t_end - t_train)}})
+    # save_embedding_layers=False: PEFT would otherwise look the base up on the hub
+    model.save_pretrained(d / "adapter", save_embedding_layers=False)
+    man = runio.base_manifest(
+        seed=seed,
+        device="cuda" if torch.cuda.is_available() else "cpu",
+        dtype=resolve_dtype(cfg.dtype),
+        extra={
+            "student": cfg.student,
+            "quant": cfg.quant,
+            "loss": cfg.loss,
+            "sft": str(sft_path),
+            "data_sha256": data_sha,
+            "n_examples": len(data.examples),
+            "n_tokens": data.n_tokens,
+            "n_supervised_tokens": data.n_supervised,
+            "supervised_share": data.supervised_share,
+            "n_truncated": data.n_truncated,
+            "steps": len(plan),
+            "resumed_from_step": start,
+            "final_loss": history[-1]["loss"] if history else None,
+            "torch_threads": torch.get_num_threads(),
+            "timings": {
+                "load_s": t_loaded - t_start,
+                "train_s": t_end - t_train,
+                "total_s": t_end - t_start,
+                "tokens_per_s": n_tok_seen / max(1e-9, t_end - t_train),
+            },
+        },
+    )
     runio.write_manifest(d, man)
     runio.atomic_write_text(d / "adapter_card.md", _adapter_card(cfg, sft_path, seed, man))
-    (d / "checkpoint" / "state.pt").unlink(missing_ok=True)
+    shutil.rmtree(d / "checkpoint", ignore_errors=True)
     runio.mark_done(d)
     del model, opt, sched
     gc.collect()
@@ -329,7 +403,7 @@ def load_train_config(path: str | Path | None, **overrides: Any) -> tuple[TrainC
     """``TrainConfig`` from YAML plus the file's run keys, with non-None ``overrides`` on top.
 
     The file holds either TrainConfig fields at the top level, or a ``train:`` section next to
-    optional run keys ``sft``, ``seed``, ``out`` (runs root) and ``experiment``, which are
+    optional run keys ``sft``, ``seed`` and ``out`` (experiment folder), which are
     returned as the second element.
     """
     from .config import validate_config
@@ -344,7 +418,7 @@ def load_train_config(path: str | Path | None, **overrides: Any) -> tuple[TrainC
         raw = yaml.safe_load(p.read_text()) or {}
         if not isinstance(raw, dict):
             raise ConfigError(f"{p}: expected a mapping at the top level.")
-    run_keys = {k: raw.pop(k) for k in ("sft", "seed", "out", "experiment") if k in raw}
+    run_keys = {k: raw.pop(k) for k in ("sft", "seed", "out") if k in raw}
     data = dict(raw.get("train", raw))
     data.update({k: v for k, v in overrides.items() if v is not None})
     return validate_config(TrainConfig, data, str(path or "<flags>")), run_keys

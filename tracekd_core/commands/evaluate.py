@@ -27,6 +27,8 @@ def register(sub: argparse._SubParsersAction, bench: argparse._SubParsersAction)
     p.add_argument("--trace-scoring", choices=MODES, default="strict",
                    help="Mode of the trace-step fields and tables.")
     p.add_argument("--parser", default="reference", help="Parser name in registry.PARSERS.")
+    p.add_argument("--split", choices=("train", "test"), default=None,
+                   help="Score only the problems of this split (default: every problem).")
     p.set_defaults(func=cmd_score)
 
     c = sub.add_parser("compare",
@@ -54,7 +56,7 @@ def cmd_score(args: argparse.Namespace) -> int:
     from ..score import score_run
 
     s = score_run(args.problems, args.predictions, args.out, answer_scoring=args.answer_scoring,
-                  trace_scoring=args.trace_scoring, parser=args.parser)
+                  trace_scoring=args.trace_scoring, parser=args.parser, split=args.split)
     lo, hi = s["answer_accuracy_ci"]
     print(f"n = {s['n']}  (missing {s['n_missing']}; status {s['status_counts']})")
     print(f"answer accuracy [{args.answer_scoring}] {_pct(s['answer_accuracy'])} "

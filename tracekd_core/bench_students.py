@@ -1,0 +1,355 @@
+"""Benchmarks of the student stage: ``tracekd bench train`` and ``tracekd bench generate``.
+
+Paper section 5 (training and inference recipe). Both benchmarks run the embedded student on the
+same CoTemp-style data (``datasets.make_problems(cotemp, n_train=256, n_test=64, seed=0)``, SFT
+kind ``correct``) and run the contenders side by side in one process, so they share the machine's
+state:
+
+* train: our loop (``train.train``: completion-only loss with the LM head on supervised positions
+  only, length-grouped micro-batches) vs the reference recipe (TRL ``SFTTrainer``, loss on the
+  whole rendered text, no packing, pad to longest, gradient checkpointing as the paper's script),
+  same student, LoRA config, steps and batch shape. Reports tokens/s (non-pad tokens) and model
+  FLOP utilisation against a matmul peak measured in the same run;
+* generate: ``generate.generate`` (length-sorted left-padded batches, per-row stop at
+  ``</answer>``/EOS) vs one prompt at a time through the same decoding config; reports problems/s
+  and checks that the greedy outputs are identical.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from . import runio
+from .config import DataConfig, GenerateConfig, TrainConfig
+from .students import DEFAULT_CACHE_DIR, resolve_dtype
+
+log = logging.getLogger(__name__)
+
+BENCH_ROOT = Path("runs/bench")
+
+
+def bench_data(root: str | Path = BENCH_ROOT, n_train: int = 256, n_test: int = 64):
+    """``(sft_path, test_problems)``: CoTemp-style correct-trace SFT file and test problems."""
+    from .datasets import make_problems
+    from .decompose import build_sft_examples
+    from .records import write_jsonl
+
+    problems = make_problems(DataConfig(dataset="cotemp", n_train=n_train, n_test=n_test), seed=0)
+    train = [p for p in problems if p.split == "train"]
+    test = [p for p in problems if p.split == "test"]
+    path = Path(root) / "data" / f"cotemp-correct-{n_train}.jsonl"
+    recs = build_sft_examples(train, "correct", seed=0)
+    text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in recs)
+    if not path.exists() or path.read_text() != text:
+        write_jsonl(path, recs)
+    return path, test
+
+
+def matmul_peak(dtype: str, n: int = 2048, reps: int = 3) -> float:
+    """Measured dense matmul throughput (GFLOP/s) for ``dtype`` with the current threads."""
+    import torch
+
+    a = torch.randn(n, n, dtype=getattr(torch, dtype))
+    b = torch.randn(n, n, dtype=getattr(torch, dtype))
+    a @ b
+    best = float("inf")
+    for _ in range(reps):
+        t = time.perf_counter()
+        a @ b
+        best = min(best, time.perf_counter() - t)
+    return 2 * n**3 / best / 1e9
+
+
+def body_params(model: Any) -> int:
+    """Parameters of the matmuls every token goes through (no embeddings, no LM head)."""
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    dec = base.get_decoder()
+    emb = dec.get_input_embeddings().weight.numel()
+    return sum(p.numel() for n, p in dec.named_parameters() if "lora_" not in n) - emb
+
+
+def _time_conversion(threads: int) -> dict[str, float]:
+    """Convert the embedded GGUF into a scratch cache and load it back (cold numbers)."""
+    import torch
+
+    from .students import embedded_model_dir, load_student
+
+    torch.set_num_threads(threads)
+    scratch = Path(tempfile.mkdtemp(prefix="tracekd-conv-"))
+    try:
+        t0 = time.perf_counter()
+        embedded_model_dir(scratch)
+        t1 = time.perf_counter()
+        load_student("smollm2-135m", cache_dir=scratch)
+        t2 = time.perf_counter()
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return {"conversion_s": t1 - t0, "load_s": t2 - t1}
+
+
+def _reference_trainer(cfg: TrainConfig, sft_path: Path, seed: int, workdir: Path):
+    """The reference recipe: TRL SFTTrainer on the rendered chat, whole-text loss."""
+    import torch
+    from datasets import Dataset
+    from trl import SFTConfig, SFTTrainer
+
+    from .sft import read_sft
+    from .students import load_student
+    from .train import _lora_config
+
+    dtype = resolve_dtype(cfg.dtype)
+    model, tok = load_student(cfg.student, quant=cfg.quant, dtype=dtype)
+    tok.padding_side = "right"
+    ds = Dataset.from_list([{"messages": r["messages"]} for r in read_sft(sft_path)])
+    args = SFTConfig(
+        output_dir=str(workdir),
+        per_device_train_batch_size=cfg.batch_size,
+        gradient_accumulation_steps=cfg.grad_accum,
+        max_steps=cfg.max_steps,
+        learning_rate=cfg.lr,
+        lr_scheduler_type="cosine",
+        warmup_ratio=cfg.warmup_ratio,
+        logging_steps=1,
+        save_strategy="no",
+        report_to=[],
+        use_cpu=True,
+        bf16=dtype == "bfloat16",
+        gradient_checkpointing=True,
+        max_length=1024,
+        packing=False,
+        padding_free=False,
+        assistant_only_loss=False,
+        seed=seed,
+        data_seed=seed,
+        include_num_input_tokens_seen="non_padding",
+        dataloader_num_workers=0,
+        disable_tqdm=False,
+    )
+    return SFTTrainer(
+        model=model,
+        args=args,
+        train_dataset=ds,
+        processing_class=tok,
+        peft_config=_lora_config(cfg),
+    ), torch
+
+
+def bench_train(
+    *,
+    steps: int = 2,
+    out: str | Path = BENCH_ROOT / "train.json",
+    threads: int = 2,
+    dtype: str = "auto",
+    quant: str = "none",
+    ref_dtype: str | None = None,
+    seed: int = 0,
+    conversion: bool = True,
+) -> dict[str, Any]:
+    """Ours vs the reference recipe for ``steps`` optimiser steps; prints a table, writes JSON."""
+    import torch
+
+    from .train import train
+
+    torch.set_num_threads(threads)
+    sft_path, _ = bench_data()
+    res: dict[str, Any] = {
+        "threads": threads,
+        "steps": steps,
+        "dtype": resolve_dtype(dtype),
+        "ref_dtype": resolve_dtype(ref_dtype or dtype),
+        "quant": quant,
+        "data": str(sft_path),
+    }
+    if conversion:
+        res["embedded"] = _time_conversion(threads)
+    res["peak_gflops"] = {dt: matmul_peak(dt) for dt in ("float32", "bfloat16")}
+    cfg = TrainConfig(
+        student="smollm2-135m",
+        quant=quant,
+        dtype=dtype,
+        max_steps=steps,
+        save_steps=10**6,
+        num_threads=threads,
+    )
+    scratch = Path(tempfile.mkdtemp(prefix="tracekd-bench-"))
+    try:
+        d = train(cfg, sft_path, runs_root=scratch / "ours", seed=seed)
+        man = json.loads((d / "manifest.json").read_text())
+        from .students import load_student
+
+        model, _ = load_student(cfg.student, dtype=res["dtype"])
+        n_body = body_params(model)
+        del model
+        t = man["timings"]
+        ours = {
+            "wall_s": t["train_s"],
+            "tokens": t["tokens_per_s"] * t["train_s"],
+            "tokens_per_s": t["tokens_per_s"],
+            "supervised_share": man["supervised_share"],
+        }
+        ref_cfg = cfg.model_copy(update={"dtype": ref_dtype or dtype})
+        trainer, _ = _reference_trainer(ref_cfg, sft_path, seed, scratch / "ref")
+        t0 = time.perf_counter()
+        trainer.train()
+        wall = time.perf_counter() - t0
+        n_tok = int(trainer.state.num_input_tokens_seen)
+        ref = {
+            "wall_s": wall,
+            "tokens": n_tok,
+            "tokens_per_s": n_tok / wall,
+            "final_loss": trainer.state.log_history[-2].get("loss")
+            if len(trainer.state.log_history) > 1
+            else None,
+        }
+        del trainer
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    for row, dt in ((ours, res["dtype"]), (ref, res["ref_dtype"])):
+        row["mfu"] = 4 * n_body * row["tokens_per_s"] / (res["peak_gflops"][dt] * 1e9)
+    res.update(
+        ours=ours,
+        reference=ref,
+        body_params=n_body,
+        speedup_tokens_per_s=ours["tokens_per_s"] / ref["tokens_per_s"],
+    )
+    runio.atomic_write_json(out, {**res, "manifest": runio.base_manifest(seed=seed)})
+    print(
+        _table(
+            [("ours (completion loss, grouped)", ours), ("reference (TRL SFTTrainer)", ref)],
+            ["wall_s", "tokens", "tokens_per_s", "mfu"],
+        )
+    )
+    print(
+        f"speedup (tokens/s): {res['speedup_tokens_per_s']:.2f}x  | peak GFLOP/s "
+        f"fp32 {res['peak_gflops']['float32']:.0f}, bf16 {res['peak_gflops']['bfloat16']:.0f}"
+        + (
+            f" | embedded conversion {res['embedded']['conversion_s']:.1f} s, load "
+            f"{res['embedded']['load_s']:.2f} s"
+            if conversion
+            else ""
+        )
+        + f"\n-> {out}"
+    )
+    return res
+
+
+def bench_generate(
+    *,
+    n_problems: int = 64,
+    out: str | Path = BENCH_ROOT / "generate.json",
+    threads: int = 2,
+    adapter: str | Path | None = None,
+    max_new_tokens: int = 128,
+    batch_size: int = 16,
+    dtype: str = "auto",
+    adapter_steps: int = 4,
+    cache_dir: str | Path = DEFAULT_CACHE_DIR,
+) -> dict[str, Any]:
+    """Batched vs one-at-a-time greedy generation on the same problems and adapter."""
+    import torch
+
+    from .generate import generate, generate_batch, load_for_generation, load_predictions
+    from .prompts import prompt_messages
+    from .render import render_prompt
+    from .train import train
+
+    torch.set_num_threads(threads)
+    sft_path, test = bench_data(n_test=max(64, n_problems))
+    problems = test[:n_problems]
+    if adapter is None:
+        acfg = TrainConfig(
+            student="smollm2-135m",
+            quant="none",
+            dtype=dtype,
+            max_steps=adapter_steps,
+            num_threads=threads,
+        )
+        adapter = train(acfg, sft_path, runs_root=BENCH_ROOT, experiment="adapter")
+    cfg = GenerateConfig(max_new_tokens=max_new_tokens, batch_size=batch_size, dtype=dtype)
+    scratch = Path(tempfile.mkdtemp(prefix="tracekd-bench-gen-"))
+    try:
+        pred = generate(
+            "smollm2-135m",
+            problems,
+            scratch / "ours.jsonl",
+            cfg=cfg,
+            adapter=adapter,
+            cache_dir=cache_dir,
+        )
+        sess = json.loads(pred.with_suffix(".manifest.json").read_text())["sessions"][-1]
+        ours_out = load_predictions(pred)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    model, tok = load_for_generation(
+        "smollm2-135m", adapter=adapter, dtype=resolve_dtype(dtype), cache_dir=cache_dir
+    )
+    t0 = time.perf_counter()
+    naive_out = {}
+    for p in problems:
+        ids = tok(render_prompt(prompt_messages(p), tok), add_special_tokens=False)["input_ids"]
+        naive_out[p.id] = generate_batch(model, tok, [ids], cfg)[0]
+    naive_s = time.perf_counter() - t0
+    del model
+    diff = [p.id for p in problems if ours_out[p.id]["output"] != naive_out[p.id]["output"]]
+    new_tok = sum(r["n_new_tokens"] for r in naive_out.values())
+    res = {
+        "threads": threads,
+        "n_problems": len(problems),
+        "dtype": resolve_dtype(dtype),
+        "adapter": str(adapter),
+        "decoding": cfg.model_dump(),
+        "ours": {"wall_s": sess["generate_s"], "problems_per_s": sess["problems_per_s"]},
+        "naive": {"wall_s": naive_s, "problems_per_s": len(problems) / naive_s},
+        "mean_new_tokens": new_tok / len(problems),
+        "n_hit_max_new_tokens": sum(r["hit_max_new_tokens"] for r in ours_out.values()),
+        "identical": not diff,
+        "n_different": len(diff),
+        "different_ids": diff[:20],
+    }
+    res["speedup"] = res["ours"]["problems_per_s"] / res["naive"]["problems_per_s"]
+    runio.atomic_write_json(out, {**res, "manifest": runio.base_manifest()})
+    print(
+        _table(
+            [
+                ("ours (batched, sorted, per-row stop)", res["ours"]),
+                ("naive (one prompt at a time)", res["naive"]),
+            ],
+            ["wall_s", "problems_per_s"],
+        )
+    )
+    print(
+        f"speedup {res['speedup']:.2f}x | identical greedy outputs: {res['identical']} "
+        f"({len(diff)} differ) | mean new tokens {res['mean_new_tokens']:.1f} | hit max "
+        f"{res['n_hit_max_new_tokens']}\n-> {out}"
+    )
+    return res
+
+
+def _table(rows: list[tuple[str, dict[str, Any]]], cols: list[str]) -> str:
+    """A plain-text table.
+
+    Examples
+    --------
+    >>> print(_table([("a", {"x": 1.5})], ["x"]))
+    run  x
+    a    1.50
+    """
+    w = max(len("run"), *(len(n) for n, _ in rows))
+    lines = ["  ".join(["run".ljust(w), *cols])]
+    for name, r in rows:
+        cells = [
+            f"{r[c]:.3f}"
+            if isinstance(r[c], float) and r[c] < 1
+            else f"{r[c]:.2f}"
+            if isinstance(r[c], float)
+            else str(r[c])
+            for c in cols
+        ]
+        lines.append("  ".join([name.ljust(w), *cells]))
+    return "\n".join(lines)
