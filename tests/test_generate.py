@@ -24,8 +24,15 @@ def problems(render_dir):
 def adapter_run(tmp_path_factory, sft_path, model_cache):
     from tracekd_core.train import train
 
-    cfg = TrainConfig(student="tiny-random", quant="none", dtype="float32", max_steps=1,
-                      batch_size=2, grad_accum=1, num_threads=1)
+    cfg = TrainConfig(
+        student="tiny-random",
+        quant="none",
+        dtype="float32",
+        max_steps=1,
+        batch_size=2,
+        grad_accum=1,
+        num_threads=1,
+    )
     return train(cfg, sft_path, runs_root=tmp_path_factory.mktemp("runs"), cache_dir=model_cache)
 
 
@@ -48,14 +55,15 @@ def test_finish_output_cuts_after_the_stop_string(smol_tokenizer):
     r = gen.finish_output(ids + [eos], smol_tokenizer, "</answer>", {eos}, 100)
     assert r["output"] == "<think>t</think> <answer>['A']</answer>"
     assert r["stop_reason"] == "stop" and not r["hit_max_new_tokens"]
-    assert smol_tokenizer.decode(ids[:r["n_new_tokens"]]).endswith("</answer>")
+    assert smol_tokenizer.decode(ids[: r["n_new_tokens"]]).endswith("</answer>")
     r = gen.finish_output(ids[:3] + [eos, 5, 6], smol_tokenizer, "</answer>", {eos}, 6)
     assert r["stop_reason"] == "eos" and r["n_new_tokens"] == 3
 
 
 def test_generate_writes_records_and_manifest(problems, tmp_path, model_cache):
-    out = gen.generate("tiny-random", problems, tmp_path / "pred.jsonl", cfg=CFG,
-                       cache_dir=model_cache)
+    out = gen.generate(
+        "tiny-random", problems, tmp_path / "pred.jsonl", cfg=CFG, cache_dir=model_cache
+    )
     recs = [json.loads(x) for x in out.read_text().splitlines()]
     assert sorted(r["id"] for r in recs) == sorted(p.id for p in problems)
     for r in recs:
@@ -86,23 +94,42 @@ def test_batched_equals_one_at_a_time(problems, tiny_student):
     from tracekd_core.render import render_prompt
 
     model, tok = tiny_student
-    enc = [tok(render_prompt(prompt_messages(p), tok), add_special_tokens=False)["input_ids"]
-           for p in problems]
+    enc = [
+        tok(render_prompt(prompt_messages(p), tok), add_special_tokens=False)["input_ids"]
+        for p in problems
+    ]
     cfg = GenerateConfig(max_new_tokens=8, dtype="float32")
     batched = gen.generate_batch(model, tok, enc, cfg)
     single = [gen.generate_batch(model, tok, [e], cfg)[0] for e in enc]
     assert [b["output"] for b in batched] == [s["output"] for s in single]
 
 
-def test_generate_with_adapter_and_cli(problems, adapter_run, render_dir, tmp_path, capsys,
-                                       model_cache):
+def test_generate_with_adapter_and_cli(
+    problems, adapter_run, render_dir, tmp_path, capsys, model_cache
+):
     assert gen.adapter_dir(adapter_run) == adapter_run / "adapter"
     with pytest.raises(ModelUnavailableError, match="adapter_config.json"):
         gen.adapter_dir(tmp_path)
     out = tmp_path / "pred.jsonl"
-    rc = main(["generate", "--student", "tiny-random", "--adapter", str(adapter_run),
-               "--problems", str(render_dir / "problems.jsonl"), "--out", str(out),
-               "--limit", "2", "--max-new-tokens", "4", "--dtype", "float32"])
+    rc = main(
+        [
+            "generate",
+            "--student",
+            "tiny-random",
+            "--adapter",
+            str(adapter_run),
+            "--problems",
+            str(render_dir / "problems.jsonl"),
+            "--out",
+            str(out),
+            "--limit",
+            "2",
+            "--max-new-tokens",
+            "4",
+            "--dtype",
+            "float32",
+        ]
+    )
     assert rc == 0 and "2 predictions" in capsys.readouterr().out
     assert json.loads(gen.manifest_path(out).read_text())["adapter"] == str(adapter_run)
     assert len(gen.load_predictions(out)) == 2

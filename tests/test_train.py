@@ -12,8 +12,17 @@ from tracekd_core.cli import main
 from tracekd_core.config import TrainConfig
 from tracekd_core.errors import EmptyLossMaskError
 
-CFG = TrainConfig(student="tiny-random", quant="none", dtype="float32", max_steps=3,
-                  batch_size=2, grad_accum=1, save_steps=2, lr=1e-3, num_threads=1)
+CFG = TrainConfig(
+    student="tiny-random",
+    quant="none",
+    dtype="float32",
+    max_steps=3,
+    batch_size=2,
+    grad_accum=1,
+    save_steps=2,
+    lr=1e-3,
+    num_threads=1,
+)
 
 
 def _adapter_hash(run) -> str:
@@ -29,8 +38,9 @@ def _adapter_hash(run) -> str:
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory, sft_path, model_cache):
-    return train_mod.train(CFG, sft_path, runs_root=tmp_path_factory.mktemp("runs"), seed=0,
-                           cache_dir=model_cache)
+    return train_mod.train(
+        CFG, sft_path, runs_root=tmp_path_factory.mktemp("runs"), seed=0, cache_dir=model_cache
+    )
 
 
 def test_step_plan_covers_each_epoch_once_and_groups_by_length():
@@ -48,13 +58,29 @@ def test_step_plan_covers_each_epoch_once_and_groups_by_length():
 
 
 def test_run_folder_contents(run, sft_path):
-    for name in ("config.yaml", "manifest.json", "loss.jsonl", "adapter_card.md", "DONE",
-                 "adapter/adapter_config.json", "adapter/adapter_model.safetensors"):
+    for name in (
+        "config.yaml",
+        "manifest.json",
+        "loss.jsonl",
+        "adapter_card.md",
+        "DONE",
+        "adapter/adapter_config.json",
+        "adapter/adapter_model.safetensors",
+    ):
         assert (run / name).exists(), name
     assert not (run / "checkpoint").exists()
     man = json.loads((run / "manifest.json").read_text())
-    for key in ("git_sha", "packages", "device", "dtype", "seed", "timings", "supervised_share",
-                "n_examples", "n_truncated"):
+    for key in (
+        "git_sha",
+        "packages",
+        "device",
+        "dtype",
+        "seed",
+        "timings",
+        "supervised_share",
+        "n_examples",
+        "n_truncated",
+    ):
         assert key in man, key
     assert man["n_examples"] == 3 and man["n_truncated"] == 0 and man["steps"] == 3
     assert 0 < man["supervised_share"] < 0.5
@@ -72,8 +98,10 @@ def test_finished_run_is_not_redone(run, sft_path, model_cache, monkeypatch):
         raise AssertionError("a finished run must not load the model again")
 
     monkeypatch.setattr(train_mod, "load_student", boom)
-    assert train_mod.train(CFG, sft_path, runs_root=run.parent.parent, seed=0,
-                           cache_dir=model_cache) == run
+    assert (
+        train_mod.train(CFG, sft_path, runs_root=run.parent.parent, seed=0, cache_dir=model_cache)
+        == run
+    )
 
 
 def test_same_seed_same_adapter_other_seed_differs(run, sft_path, tmp_path, model_cache):
@@ -83,8 +111,7 @@ def test_same_seed_same_adapter_other_seed_differs(run, sft_path, tmp_path, mode
     assert _adapter_hash(other) != _adapter_hash(run)
 
 
-def test_killed_run_resumes_from_its_checkpoint(run, sft_path, tmp_path, model_cache,
-                                                monkeypatch):
+def test_killed_run_resumes_from_its_checkpoint(run, sft_path, tmp_path, model_cache, monkeypatch):
     calls = {"n": 0}
     real = train_mod._optimizer_step
 
@@ -132,8 +159,10 @@ def test_qlora_nf4_trains(sft_path, tmp_path, model_cache):
 
 def test_config_file_and_cli(sft_path, tmp_path, capsys, model_cache):
     conf = tmp_path / "train.yaml"
-    conf.write_text(f"sft: {sft_path}\nseed: 3\ntrain:\n  student: tiny-random\n  max_steps: 1\n"
-                    "  dtype: float32\n  quant: none\n  batch_size: 2\n  grad_accum: 1\n")
+    conf.write_text(
+        f"sft: {sft_path}\nseed: 3\ntrain:\n  student: tiny-random\n  max_steps: 1\n"
+        "  dtype: float32\n  quant: none\n  batch_size: 2\n  grad_accum: 1\n"
+    )
     cfg, run_keys = train_mod.load_train_config(conf, loss="full")
     assert cfg.max_steps == 1 and cfg.loss == "full" and run_keys["seed"] == 3
     rc = main(["train", "--config", str(conf), "--out", str(tmp_path / "runs" / "exp")])

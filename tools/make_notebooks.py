@@ -85,6 +85,8 @@ NOTEBOOKS = {
         ("code", "index, cells = report.load_grid(profile, root)\nitems = report.load_items(cells)\ntraced = items[items['condition'].isin(disconnect.trace_conditions(items))]\ndis = disconnect.disconnect_table(traced)\ndis"),
         ("md", "## Confusion matrices (seeds summed)"),
         ("code", "figs = plots.confusion_by_cell(dis)\nif not figs:\n    display(Markdown('*No evaluable traces in this build (e.g. an untrained or random student).*'))"),
+        ("md", "## The headline figure\n\nAnswer against whole-trace correctness for the correct-trace students (also saved as `runs/<profile>/figures/headline.png`, the README figure)."),
+        ("code", "fig = plots.headline_figure(dis)\nif fig is not None:\n    plots.save(fig, f'{root}/runs/{profile}/figures/headline.png')"),
         ("md", "## Strict versus reference trace scoring\n\nThe reference looked the gold row up by answer substring and counted any verbatim context fact as a correct retrieval step (PAPER_NOTES 6.2). Re-scoring the same outputs with those rules shows how much the headline depends on the scoring rule."),
         ("code", "disconnect.trace_modes_table(cells)"),
         ("md", "## Does trace correctness predict answer correctness?\n\nLogistic regression of answer correctness on whole-trace correctness and the gold label, with errors clustered by problem."),

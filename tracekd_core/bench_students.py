@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import shutil
 import tempfile
 import time
@@ -52,7 +53,7 @@ def bench_data(root: str | Path = BENCH_ROOT, n_train: int = 256, n_test: int = 
 
 
 def matmul_peak(dtype: str, n: int = 2048, reps: int = 3) -> float:
-    """Measured dense matmul throughput (GFLOP/s) for ``dtype`` with the current threads."""
+    """Best-of-``reps`` dense ``n x n`` matmul throughput (GFLOP/s) with the current threads."""
     import torch
 
     a = torch.randn(n, n, dtype=getattr(torch, dtype))
@@ -95,7 +96,6 @@ def _time_conversion(threads: int) -> dict[str, float]:
 
 def _reference_trainer(cfg: TrainConfig, sft_path: Path, seed: int, workdir: Path):
     """The reference recipe: TRL SFTTrainer on the rendered chat, whole-text loss."""
-    import torch
     from datasets import Dataset
     from trl import SFTConfig, SFTTrainer
 
@@ -114,7 +114,7 @@ def _reference_trainer(cfg: TrainConfig, sft_path: Path, seed: int, workdir: Pat
         max_steps=cfg.max_steps,
         learning_rate=cfg.lr,
         lr_scheduler_type="cosine",
-        warmup_ratio=cfg.warmup_ratio,
+        warmup_steps=math.ceil(cfg.warmup_ratio * (cfg.max_steps or 1)),
         logging_steps=1,
         save_strategy="no",
         report_to=[],
@@ -137,7 +137,7 @@ def _reference_trainer(cfg: TrainConfig, sft_path: Path, seed: int, workdir: Pat
         train_dataset=ds,
         processing_class=tok,
         peft_config=_lora_config(cfg),
-    ), torch
+    )
 
 
 def bench_train(
@@ -150,27 +150,41 @@ def bench_train(
     ref_dtype: str | None = None,
     seed: int = 0,
     conversion: bool = True,
+    student: str = "smollm2-135m",
 ) -> dict[str, Any]:
-    """Ours vs the reference recipe for ``steps`` optimiser steps; prints a table, writes JSON."""
+    """Ours vs the reference recipe for ``steps`` optimiser steps; prints a table, writes JSON.
+
+    The JSON is written after each contender, so a crash keeps the finished measurements.
+    """
     import torch
 
+    from .students import load_student
     from .train import train
 
     torch.set_num_threads(threads)
     sft_path, _ = bench_data()
     res: dict[str, Any] = {
+        "student": student,
         "threads": threads,
         "steps": steps,
+        "examples_per_step": 16,
         "dtype": resolve_dtype(dtype),
         "ref_dtype": resolve_dtype(ref_dtype or dtype),
         "quant": quant,
         "data": str(sft_path),
+        "manifest": runio.base_manifest(seed=seed),
     }
     if conversion:
         res["embedded"] = _time_conversion(threads)
-    res["peak_gflops"] = {dt: matmul_peak(dt) for dt in ("float32", "bfloat16")}
+    res["peak_gflops"] = {
+        "float32": matmul_peak("float32"),
+        "bfloat16": matmul_peak("bfloat16", 1024),
+    }
+    model, _ = load_student(student, dtype=res["dtype"])
+    res["body_params"] = n_body = body_params(model)
+    del model
     cfg = TrainConfig(
-        student="smollm2-135m",
+        student=student,
         quant=quant,
         dtype=dtype,
         max_steps=steps,
@@ -181,44 +195,37 @@ def bench_train(
     try:
         d = train(cfg, sft_path, runs_root=scratch / "ours", seed=seed)
         man = json.loads((d / "manifest.json").read_text())
-        from .students import load_student
-
-        model, _ = load_student(cfg.student, dtype=res["dtype"])
-        n_body = body_params(model)
-        del model
         t = man["timings"]
-        ours = {
+        res["ours"] = ours = {
             "wall_s": t["train_s"],
             "tokens": t["tokens_per_s"] * t["train_s"],
             "tokens_per_s": t["tokens_per_s"],
             "supervised_share": man["supervised_share"],
+            "final_loss": man["final_loss"],
         }
+        ours["mfu"] = 4 * n_body * ours["tokens_per_s"] / (res["peak_gflops"][res["dtype"]] * 1e9)
+        runio.atomic_write_json(out, res)
         ref_cfg = cfg.model_copy(update={"dtype": ref_dtype or dtype})
-        trainer, _ = _reference_trainer(ref_cfg, sft_path, seed, scratch / "ref")
+        trainer = _reference_trainer(ref_cfg, sft_path, seed, scratch / "ref")
         t0 = time.perf_counter()
         trainer.train()
         wall = time.perf_counter() - t0
         n_tok = int(trainer.state.num_input_tokens_seen)
-        ref = {
+        losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
+        res["reference"] = ref = {
             "wall_s": wall,
             "tokens": n_tok,
             "tokens_per_s": n_tok / wall,
-            "final_loss": trainer.state.log_history[-2].get("loss")
-            if len(trainer.state.log_history) > 1
-            else None,
+            "final_loss": losses[-1] if losses else None,
+            "gradient_checkpointing": True,
         }
+        ref["mfu"] = 4 * n_body * ref["tokens_per_s"] / (res["peak_gflops"][res["ref_dtype"]] * 1e9)
         del trainer
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-    for row, dt in ((ours, res["dtype"]), (ref, res["ref_dtype"])):
-        row["mfu"] = 4 * n_body * row["tokens_per_s"] / (res["peak_gflops"][dt] * 1e9)
-    res.update(
-        ours=ours,
-        reference=ref,
-        body_params=n_body,
-        speedup_tokens_per_s=ours["tokens_per_s"] / ref["tokens_per_s"],
-    )
-    runio.atomic_write_json(out, {**res, "manifest": runio.base_manifest(seed=seed)})
+    res["speedup_tokens_per_s"] = ours["tokens_per_s"] / ref["tokens_per_s"]
+    res["speedup_wall"] = ref["wall_s"] / ours["wall_s"]
+    runio.atomic_write_json(out, res)
     print(
         _table(
             [("ours (completion loss, grouped)", ours), ("reference (TRL SFTTrainer)", ref)],
@@ -226,8 +233,9 @@ def bench_train(
         )
     )
     print(
-        f"speedup (tokens/s): {res['speedup_tokens_per_s']:.2f}x  | peak GFLOP/s "
-        f"fp32 {res['peak_gflops']['float32']:.0f}, bf16 {res['peak_gflops']['bfloat16']:.0f}"
+        f"speedup: {res['speedup_tokens_per_s']:.2f}x tokens/s, {res['speedup_wall']:.2f}x wall "
+        f"| peak GFLOP/s fp32 {res['peak_gflops']['float32']:.0f}, "
+        f"bf16 {res['peak_gflops']['bfloat16']:.0f}"
         + (
             f" | embedded conversion {res['embedded']['conversion_s']:.1f} s, load "
             f"{res['embedded']['load_s']:.2f} s"
@@ -251,7 +259,11 @@ def bench_generate(
     adapter_steps: int = 4,
     cache_dir: str | Path = DEFAULT_CACHE_DIR,
 ) -> dict[str, Any]:
-    """Batched vs one-at-a-time greedy generation on the same problems and adapter."""
+    """Batched vs one-at-a-time greedy generation on the same problems and adapter.
+
+    ``adapter=None`` trains (once, cached in ``runs/bench/adapter``) a short bench adapter;
+    ``adapter="none"`` benchmarks the base model (direct prompting).
+    """
     import torch
 
     from .generate import generate, generate_batch, load_for_generation, load_predictions
@@ -262,7 +274,9 @@ def bench_generate(
     torch.set_num_threads(threads)
     sft_path, test = bench_data(n_test=max(64, n_problems))
     problems = test[:n_problems]
-    if adapter is None:
+    if str(adapter).lower() == "none":  # direct prompting: the base model, no adapter
+        adapter = None
+    elif adapter is None:
         acfg = TrainConfig(
             student="smollm2-135m",
             quant="none",

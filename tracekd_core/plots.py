@@ -112,6 +112,28 @@ def confusion_by_cell(dis: pd.DataFrame) -> list[plt.Figure]:
             for (ds, student, cond), g in dis.groupby(["dataset", "student", "condition"])]
 
 
+def headline_figure(dis: pd.DataFrame, condition: str = "correct") -> plt.Figure | None:
+    """Answer x whole-trace tables of one condition, one panel per dataset (the README figure).
+
+    Cells show counts and, below, the share of all evaluated items; seeds are summed.
+    """
+    d = dis[(dis["condition"] == condition) & (dis["step"] == "trace")]
+    if d.empty:
+        return None
+    keys = list(d.groupby(["dataset", "student"]).groups)
+    fig, axes = plt.subplots(1, len(keys), figsize=(3.8 * len(keys), 3.4), squeeze=False)
+    for ax, (ds, student) in zip(axes[0], keys, strict=True):
+        s = d[(d["dataset"] == ds) & (d["student"] == student)][["tt", "tf", "ft", "ff"]].sum()
+        m = np.array([[s["tt"], s["tf"]], [s["ft"], s["ff"]]])
+        labels = np.array([[f"{v}\n{v / max(1, m.sum()):.0%}" for v in row] for row in m])
+        sns.heatmap(m, annot=labels, fmt="", cmap="Blues", cbar=False, ax=ax,
+                    xticklabels=["trace ✓", "trace ✗"], yticklabels=["answer ✓", "answer ✗"])
+        ax.set_title(f"{ds} ({student})")
+    fig.suptitle(f"Answer vs whole-trace correctness, students trained on {condition} traces")
+    fig.tight_layout()
+    return fig
+
+
 def loss_curves(losses: pd.DataFrame, *, title: str = "Training loss") -> plt.Figure:
     """Loss per optimiser step, one line per condition, one panel per dataset, seeds as bands."""
     g = sns.relplot(

@@ -115,8 +115,7 @@ def register(sub: argparse._SubParsersAction, bench: argparse._SubParsersAction)
     )
     p.add_argument(
         "--config",
-        help="YAML: TrainConfig fields, or a `train:` section plus "
-        "optional sft/seed/out keys.",
+        help="YAML: TrainConfig fields, or a `train:` section plus optional sft/seed/out keys.",
     )
     p.add_argument("--student", help="Student registry name, hub id or folder.")
     p.add_argument("--sft", help="SFT JSON-lines file (tracekd traces).")
@@ -176,7 +175,9 @@ def register(sub: argparse._SubParsersAction, bench: argparse._SubParsersAction)
         "(problems/s, identical outputs checked).",
     )
     bg.add_argument("--n", type=int, default=64, help="Test problems.")
-    bg.add_argument("--adapter", help="Run folder; default: a short cached bench training run.")
+    bg.add_argument(
+        "--adapter", help="Run folder; default: a short cached bench run; none = base model."
+    )
     bg.add_argument("--max-new-tokens", dest="max_new_tokens", type=int, default=128)
     bg.add_argument("--batch-size", dest="batch_size", type=int, default=16)
     bg.add_argument("--dtype", default="auto", choices=["auto", "bfloat16", "float32"])
