@@ -155,7 +155,7 @@ def register(sub: argparse._SubParsersAction, bench: argparse._SubParsersAction)
         help="Ours vs TRL SFTTrainer (reference recipe): tokens/s, "
         "MFU, side by side on 256 CoTemp-style correct-trace examples.",
     )
-    bt.add_argument("--steps", type=int, default=2, help="Optimiser steps (16 examples each).")
+    bt.add_argument("--steps", type=int, default=1, help="Optimiser steps (16 examples each).")
     bt.add_argument("--threads", type=int, default=2)
     bt.add_argument("--dtype", default="auto", choices=["auto", "bfloat16", "float32"])
     bt.add_argument(
