@@ -159,11 +159,11 @@ def training_table(cells: pd.DataFrame) -> pd.DataFrame:
                 "seed": int(cell.seed),
                 "examples": m.get("n_examples"),
                 "steps": m.get("steps", m.get("optimizer_steps")),
-                "supervised_share": m.get("supervised_token_share"),
+                "supervised_share": m.get("supervised_share"),
                 "truncated": m.get("n_truncated"),
                 "final_loss": m.get("final_loss"),
                 "train_seconds": (m.get("timings") or {}).get("train_s"),
-                "tokens_per_s": m.get("tokens_per_s"),
+                "tokens_per_s": (m.get("timings") or {}).get("tokens_per_s"),
                 "run": Path(cell.train_dir).name,
             }
         )

@@ -19,7 +19,17 @@ from .errors import TracekdError
 
 log = logging.getLogger(__name__)
 
-REPORT_MODULES = ("report", "plots", "stats", "conditions", "records", "score")
+REPORT_MODULES = (
+    "report",
+    "inventory",
+    "disconnect",
+    "findings",
+    "plots",
+    "stats",
+    "conditions",
+    "records",
+    "score",
+)
 
 
 class NotebookFailedError(TracekdError, RuntimeError):

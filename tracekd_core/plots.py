@@ -117,6 +117,8 @@ def headline_figure(dis: pd.DataFrame, condition: str = "correct") -> plt.Figure
 
     Cells show counts and, below, the share of all evaluated items; seeds are summed.
     """
+    if dis.empty:
+        return None
     d = dis[(dis["condition"] == condition) & (dis["step"] == "trace")]
     if d.empty:
         return None
