@@ -91,7 +91,8 @@ def test_figures_and_internal_links_resolve(smoke_book):
                 continue
             target = (page.parent / unquote(u.path)).resolve()
             assert target.exists(), f"{page.name}: broken link {href}"
-    assert n_img >= 3, "the book should show figures"
+    # the smoke book shows at least the loss curves and the accuracy bars
+    assert n_img >= 2, "the book should show figures"
 
 
 def test_notebooks_kept_as_step_logs_and_rerun_is_fast(smoke_book):
