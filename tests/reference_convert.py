@@ -58,9 +58,20 @@ def convert(path: str | Path) -> tuple[list[Problem], list[dict]]:
             if not support:
                 support, meta["support_guessed"] = [0], True
             pid = f"ref-{relation}-{n}"
-            problems.append(validate_problem(Problem(
-                id=pid, dataset="cotemp", split="test", question=d["question"],
-                context=list(d["facts"]), answers=list(d["gold"]), label=relation,
-                support=support, meta=meta)))
+            problems.append(
+                validate_problem(
+                    Problem(
+                        id=pid,
+                        dataset="cotemp",
+                        split="test",
+                        question=d["question"],
+                        context=list(d["facts"]),
+                        answers=list(d["gold"]),
+                        label=relation,
+                        support=support,
+                        meta=meta,
+                    )
+                )
+            )
             predictions.append({"id": pid, "output": d["prediction"]})
     return problems, predictions

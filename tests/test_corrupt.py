@@ -85,18 +85,36 @@ def test_empty_fallback_is_documented_and_wrong(problems):
 
 
 def test_answer_mentions_are_excluded_case_insensitively():
-    p = Problem(id="c", dataset="cotemp", split="train", question="Q?",
-                context=["A works for Acme from 2001 to 2003.", "A works for ACME in 2002.",
-                         "A works for Acmeville Bank in 1999.", "A works for Zeta in 1990."],
-                answers=["Acme"], label="equal", support=[0])
+    p = Problem(
+        id="c",
+        dataset="cotemp",
+        split="train",
+        question="Q?",
+        context=[
+            "A works for Acme from 2001 to 2003.",
+            "A works for ACME in 2002.",
+            "A works for Acmeville Bank in 1999.",
+            "A works for Zeta in 1990.",
+        ],
+        answers=["Acme"],
+        label="equal",
+        support=[0],
+    )
     seen = {tuple(distractors(p, random.Random(s))) for s in range(40)}
     assert seen == {(2,), (3,)}  # never item 1 (mentions ACME); item 2 is another word
 
 
 def test_duplicate_support_text_is_not_a_distractor():
-    p = Problem(id="b", dataset="babi", split="train", question="Where is Mary?",
-                context=["Mary went to the kitchen.", "Mary went to the kitchen.", "John left."],
-                answers=["kitchen"], label="single-supporting-fact", support=[1])
+    p = Problem(
+        id="b",
+        dataset="babi",
+        split="train",
+        question="Where is Mary?",
+        context=["Mary went to the kitchen.", "Mary went to the kitchen.", "John left."],
+        answers=["kitchen"],
+        label="single-supporting-fact",
+        support=[1],
+    )
     assert {tuple(distractors(p, random.Random(s))) for s in range(20)} == {(2,)}
 
 
@@ -142,9 +160,19 @@ def test_swap_is_a_constrained_derangement(problems):
 
 def test_swap_repairs_equal_support_pairs():
     texts = ["Mary went to the kitchen.", "Mary went to the kitchen.", "John left.", "Sue ran."]
-    ps = [Problem(id=f"b{i}", dataset="babi", split="train", question="Q?", context=[t],
-                  answers=["x"], label="single-supporting-fact", support=[0])
-          for i, t in enumerate(texts)]
+    ps = [
+        Problem(
+            id=f"b{i}",
+            dataset="babi",
+            split="train",
+            question="Q?",
+            context=[t],
+            answers=["x"],
+            label="single-supporting-fact",
+            support=[0],
+        )
+        for i, t in enumerate(texts)
+    ]
     for seed in range(30):
         donors = swap_donors(ps, seed)
         assert donors["b0"].id != "b1" and donors["b1"].id != "b0"
@@ -155,9 +183,19 @@ def test_swap_errors(problems):
         corrupt_all(problems[:1], "swap", seed=0)
     with pytest.raises(ConfigError, match="needs pool"):
         CORRUPTIONS.get("swap")(problems[0], random.Random(0))
-    same = [Problem(id=f"b{i}", dataset="babi", split="train", question="Q?",
-                    context=["Mary went to the kitchen."], answers=["kitchen"],
-                    label="single-supporting-fact", support=[0]) for i in range(3)]
+    same = [
+        Problem(
+            id=f"b{i}",
+            dataset="babi",
+            split="train",
+            question="Q?",
+            context=["Mary went to the kitchen."],
+            answers=["kitchen"],
+            label="single-supporting-fact",
+            support=[0],
+        )
+        for i in range(3)
+    ]
     with pytest.raises(RecordError, match="cannot make this trace wrong"):
         corrupt_all(same, "swap", seed=0)
 

@@ -31,8 +31,12 @@ def test_every_question_maps_ids_past_question_lines():
     assert len(problems) == 5
     second = next(p for p in problems if p.id == "babi-qa1-train-00000-q1")
     # line 4 of the story is the 3rd statement (line 3 was a question)
-    assert second.context == ["Mary moved to the bathroom.", "John went to the hallway.",
-                              "Daniel went back to the hallway.", "Sandra moved to the garden."]
+    assert second.context == [
+        "Mary moved to the bathroom.",
+        "John went to the hallway.",
+        "Daniel went back to the hallway.",
+        "Sandra moved to the garden.",
+    ]
     assert second.support == [2] and second.answers == ["hallway"]
 
 
@@ -49,24 +53,36 @@ def test_folder_loader_keeps_casing_and_solves():
 
 
 def test_deduction_support_two_lines():
-    p = next(p for p in babi.read_task_file(FIX / "babi" / "qa15_basic-deduction_train.txt", 15,
-                                            "train", every_question=False))
+    p = next(
+        p
+        for p in babi.read_task_file(
+            FIX / "babi" / "qa15_basic-deduction_train.txt", 15, "train", every_question=False
+        )
+    )
     assert p.support_text == ["Wolves are afraid of mice.", "Emily is a wolf."]
     assert solve(p) == ["mouse"]
 
 
 def test_malformed_question_line():
     with pytest.raises(DatasetFormatError) as e:
-        babi.read_task_file(FIX / "babi_bad" / "qa1_single-supporting-fact_train.txt", 1,
-                            "train", every_question=False)
+        babi.read_task_file(
+            FIX / "babi_bad" / "qa1_single-supporting-fact_train.txt",
+            1,
+            "train",
+            every_question=False,
+        )
     assert e.value.line == 4 and e.value.field == "question"
     assert "qa1_single-supporting-fact_train.txt" in str(e.value)
 
 
 def test_numbering_gap_and_bad_support():
     with pytest.raises(DatasetFormatError) as e:
-        babi.read_task_file(FIX / "babi_bad" / "qa1_single-supporting-fact_test.txt", 1,
-                            "test", every_question=False)
+        babi.read_task_file(
+            FIX / "babi_bad" / "qa1_single-supporting-fact_test.txt",
+            1,
+            "test",
+            every_question=False,
+        )
     assert e.value.line == 2 and e.value.field == "line_number"
     with pytest.raises(DatasetFormatError, match="supporting_ids"):
         babi.parse_stories("1 Mary went to the hallway.\n2 Where is Mary?\thallway\t2\n")
@@ -75,8 +91,9 @@ def test_numbering_gap_and_bad_support():
 
 
 def test_n_caps_are_stratified():
-    problems = make_problems(DataConfig(dataset="babi", source=str(FIX / "babi"), n_train=2,
-                                        n_test=1), seed=0)
+    problems = make_problems(
+        DataConfig(dataset="babi", source=str(FIX / "babi"), n_train=2, n_test=1), seed=0
+    )
     assert sum(p.split == "train" for p in problems) == 2
     assert sum(p.split == "test" for p in problems) == 1
 

@@ -14,8 +14,25 @@ FIX = Path(__file__).parent / "fixtures" / "datasets"
 
 def test_make_total_is_split_80_20(tmp_path, capsys):
     out = tmp_path / "p.jsonl"
-    assert main(["data", "make", "--dataset", "babi", "--source", "synthetic", "--n", "55",
-                 "--seed", "1", "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "data",
+                "make",
+                "--dataset",
+                "babi",
+                "--source",
+                "synthetic",
+                "--n",
+                "55",
+                "--seed",
+                "1",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     problems = read_problems(out)
     assert Counter(p.split for p in problems) == {"train": 44, "test": 11}
     assert "wrote 55 problems" in capsys.readouterr().out
@@ -23,8 +40,25 @@ def test_make_total_is_split_80_20(tmp_path, capsys):
 
 def test_make_one_split_and_check(tmp_path, capsys):
     out = tmp_path / "test.jsonl"
-    assert main(["data", "make", "--dataset", "marco", "--split", "test", "--n", "10",
-                 "--seed", "0", "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "data",
+                "make",
+                "--dataset",
+                "marco",
+                "--split",
+                "test",
+                "--n",
+                "10",
+                "--seed",
+                "0",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     problems = read_problems(out)
     assert len(problems) == 10 and {p.split for p in problems} == {"test"}
     capsys.readouterr()
@@ -35,16 +69,43 @@ def test_make_one_split_and_check(tmp_path, capsys):
 
 def test_make_from_folder(tmp_path):
     out = tmp_path / "c.jsonl"
-    assert main(["data", "make", "--dataset", "cotemp", "--source", str(FIX / "cotemp"),
-                 "--seed", "0", "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "data",
+                "make",
+                "--dataset",
+                "cotemp",
+                "--source",
+                str(FIX / "cotemp"),
+                "--seed",
+                "0",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     assert len(read_problems(out)) == 8
 
 
 def test_check_bad_file_exits_2(tmp_path, capsys):
     bad = tmp_path / "bad.jsonl"
-    bad.write_text(json.dumps({"id": "x", "dataset": "babi", "split": "train", "question": "q?",
-                               "context": ["a"], "answers": ["b"], "label": "counting",
-                               "support": [3]}) + "\n")
+    bad.write_text(
+        json.dumps(
+            {
+                "id": "x",
+                "dataset": "babi",
+                "split": "train",
+                "question": "q?",
+                "context": ["a"],
+                "answers": ["b"],
+                "label": "counting",
+                "support": [3],
+            }
+        )
+        + "\n"
+    )
     assert main(["data", "check", str(bad)]) == 2
     err = capsys.readouterr().err
     assert "line 1" in err and "support" in err

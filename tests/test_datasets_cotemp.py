@@ -16,8 +16,10 @@ REAL_EQUAL = Path("/work/shared/reference/data/cotemp/equal.json")
 
 
 def test_parse_fact_date_formats():
-    f = cotemp.parse_fact("Amos Tuck holds the position of United States representative "
-                          "from March 4, 1847 to March 3, 1853.")
+    f = cotemp.parse_fact(
+        "Amos Tuck holds the position of United States representative "
+        "from March 4, 1847 to March 3, 1853."
+    )
     assert (f.subject, f.relation, f.object) == ("Amos Tuck", "P39", "United States representative")
     assert f.start == dt.date(1847, 3, 4).toordinal()
     assert f.end == dt.date(1853, 3, 3).toordinal()
@@ -28,8 +30,9 @@ def test_parse_fact_date_formats():
 
 def test_parse_fact_object_containing_in():
     # the reference's lazy regex cut objects at the first " in "; the date is parsed from the end
-    f = cotemp.parse_fact("Ann Berg holds the position of Minister of Women in the Presidency "
-                          "in 2010.")
+    f = cotemp.parse_fact(
+        "Ann Berg holds the position of Minister of Women in the Presidency in 2010."
+    )
     assert f.object == "Minister of Women in the Presidency"
 
 

@@ -47,8 +47,9 @@ def test_parquet_rows(tmp_path):
 
     rows = [json.loads(line) for line in (FIX / "marco" / "train.jsonl").read_text().splitlines()]
     for r in rows:
-        r["wellFormedAnswers"] = [] if isinstance(r["wellFormedAnswers"], str) else \
-            r["wellFormedAnswers"]
+        r["wellFormedAnswers"] = (
+            [] if isinstance(r["wellFormedAnswers"], str) else r["wellFormedAnswers"]
+        )
     pq.write_table(pa.Table.from_pylist(rows), tmp_path / "train-00000-of-00001.parquet")
     problems = make_problems(DataConfig(dataset="marco", source=str(tmp_path)), seed=0)
     assert sorted(p.id for p in problems) == ["marco-101", "marco-102", "marco-105"]
@@ -58,19 +59,35 @@ def test_per_type_sampling_with_n():
     cfg = DataConfig(dataset="marco", source=str(FIX / "marco"), n_train=5, n_test=5)
     problems = make_problems(cfg, seed=0)
     # allocate(5) gives one per type; DESCRIPTION, NUMERIC, LOCATION exist in train
-    assert sorted(p.label for p in problems if p.split == "train") == \
-        ["DESCRIPTION", "LOCATION", "NUMERIC"]
+    assert sorted(p.label for p in problems if p.split == "train") == [
+        "DESCRIPTION",
+        "LOCATION",
+        "NUMERIC",
+    ]
 
 
 def test_malformed_row():
     with pytest.raises(DatasetFormatError) as e:
-        list(marco.read_rows([FIX / "marco_bad" / "train.jsonl"], "train",
-                             DataConfig(dataset="marco"), 0))
+        list(
+            marco.read_rows(
+                [FIX / "marco_bad" / "train.jsonl"], "train", DataConfig(dataset="marco"), 0
+            )
+        )
     assert e.value.line == 2 and e.value.field == "query_type" and e.value.value == "COLOUR"
     with pytest.raises(DatasetFormatError, match="is_selected"):
-        marco.row_to_problem({"query": "q", "query_type": "PERSON", "answers": ["a"],
-                              "passages": {"is_selected": [1], "passage_text": ["x", "y"]}},
-                             split="train", pid=None, support_rule="selected", file="f", line=3)
+        marco.row_to_problem(
+            {
+                "query": "q",
+                "query_type": "PERSON",
+                "answers": ["a"],
+                "passages": {"is_selected": [1], "passage_text": ["x", "y"]},
+            },
+            split="train",
+            pid=None,
+            support_rule="selected",
+            file="f",
+            line=3,
+        )
 
 
 @pytest.mark.network

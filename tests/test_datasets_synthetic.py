@@ -18,8 +18,9 @@ DATASETS_ = ("cotemp", "babi", "marco")
 
 @pytest.fixture(scope="module")
 def problems() -> dict[str, list]:
-    return {d: make_problems(DataConfig(dataset=d, n_train=440, n_test=110), seed=3)
-            for d in DATASETS_}
+    return {
+        d: make_problems(DataConfig(dataset=d, n_train=440, n_test=110), seed=3) for d in DATASETS_
+    }
 
 
 def _json(ps) -> str:
@@ -62,16 +63,18 @@ def test_determinism_and_seed_sensitivity(name):
 @pytest.mark.parametrize("name", DATASETS_)
 def test_label_weights(name):
     first = LABELS[name][0]
-    cfg = DataConfig(dataset=name, n_train=20, n_test=5,
-                     label_weights={first: 3, LABELS[name][1]: 1})
+    cfg = DataConfig(
+        dataset=name, n_train=20, n_test=5, label_weights={first: 3, LABELS[name][1]: 1}
+    )
     counts = Counter(p.label for p in make_problems(cfg, 0) if p.split == "train")
     assert counts == {first: 15, LABELS[name][1]: 5}
 
 
 def test_bad_label_weights():
     with pytest.raises(ConfigError, match="label_weights"):
-        make_problems(DataConfig(dataset="babi", n_train=5, n_test=1,
-                                 label_weights={"no-such-task": 1}), 0)
+        make_problems(
+            DataConfig(dataset="babi", n_train=5, n_test=1, label_weights={"no-such-task": 1}), 0
+        )
 
 
 def test_n_distractors_sets_context_size():
@@ -96,19 +99,31 @@ def test_cotemp_interval_solver_over_whole_context(problems):
 def test_cotemp_loader_rule_agrees_with_generator(problems):
     """Running the real-data support rule on synthetic rows recovers the generator's support."""
     for p in problems["cotemp"]:
-        support, rule = cotemp.match_support(p.context, p.answers, p.meta["triple_element"],
-                                             cotemp.asked_relation(p.question), p.question)
+        support, rule = cotemp.match_support(
+            p.context,
+            p.answers,
+            p.meta["triple_element"],
+            cotemp.asked_relation(p.question),
+            p.question,
+        )
         assert (support, rule) == (p.support, "slot"), p.id
 
 
 def test_cotemp_questions_do_not_leak_the_label(problems):
     """Every label uses the same question wording: it must be read off the facts' dates."""
-    by_label = {lab: {p.question.split(", ", 1)[1].split(" ", 1)[0]
-                      for p in problems["cotemp"] if p.label == lab} for lab in LABELS["cotemp"]}
+    by_label = {
+        lab: {
+            p.question.split(", ", 1)[1].split(" ", 1)[0]
+            for p in problems["cotemp"]
+            if p.label == lab
+        }
+        for lab in LABELS["cotemp"]
+    }
     assert len({frozenset(v) for v in by_label.values()}) == 1
     assert all(p.question.endswith(" at the same time?") for p in problems["cotemp"])
-    assert Counter(len(p.answers) >= 2 for p in problems["cotemp"] if p.label == "mix") == \
-        {True: sum(p.label == "mix" for p in problems["cotemp"])}
+    assert Counter(len(p.answers) >= 2 for p in problems["cotemp"] if p.label == "mix") == {
+        True: sum(p.label == "mix" for p in problems["cotemp"])
+    }
 
 
 def test_babi_stories_roundtrip_through_native_text(problems):
@@ -117,16 +132,21 @@ def test_babi_stories_roundtrip_through_native_text(problems):
     for p in problems["babi"][:50]:
         text = story_text((p.context, p.question, p.answers[0], p.support))
         (q,) = babi.parse_stories(text)
-        assert (q.context, q.question, q.answer, q.support) == \
-            (p.context, p.question, p.answers[0], p.support)
+        assert (q.context, q.question, q.answer, q.support) == (
+            p.context,
+            p.question,
+            p.answers[0],
+            p.support,
+        )
 
 
 def test_marco_answer_only_in_selected_passage(problems):
     for p in problems["marco"]:
         (sel,) = p.support
         assert p.answers[0].lower() in p.context[sel].lower()
-        assert all(p.answers[0].lower() not in c.lower()
-                   for i, c in enumerate(p.context) if i != sel), p.id
+        assert all(
+            p.answers[0].lower() not in c.lower() for i, c in enumerate(p.context) if i != sel
+        ), p.id
 
 
 def test_prefix_stability():
@@ -134,8 +154,9 @@ def test_prefix_stability():
     cfg = DataConfig(dataset="babi", n_train=22, n_test=11)
     a = make_problems(cfg, 0)
     b = make_problems(cfg.model_copy(update={"n_test": 22}), 0)
-    assert [p.to_dict() for p in a if p.split == "train"] == \
-        [p.to_dict() for p in b if p.split == "train"]
+    assert [p.to_dict() for p in a if p.split == "train"] == [
+        p.to_dict() for p in b if p.split == "train"
+    ]
 
 
 def test_unknown_source_is_a_config_error(tmp_path):

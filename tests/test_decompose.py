@@ -29,8 +29,15 @@ from tracekd_core.registry import SFT_KINDS, TRACE_TEMPLATES
 
 FIX = Path(__file__).parent / "fixtures" / "problems"
 FILES = ("cotemp10", "babi5", "marco5")
-KINDS = [("none", None), ("label_only", None), ("correct", None), ("incorrect", "label"),
-         ("incorrect", "retrieval"), ("incorrect", "both"), ("incorrect", "swap")]
+KINDS = [
+    ("none", None),
+    ("label_only", None),
+    ("correct", None),
+    ("incorrect", "label"),
+    ("incorrect", "retrieval"),
+    ("incorrect", "both"),
+    ("incorrect", "swap"),
+]
 
 
 @pytest.fixture(scope="module")
@@ -54,8 +61,12 @@ def test_registries_hold_the_builtins():
 
 def test_fixtures_follow_the_gold_rules(problems):
     """CoTemp gold support = every fact containing a gold answer (PAPER_NOTES 2.1)."""
-    assert {p.label for p in problems if p.dataset == "cotemp"} == {"equal", "overlap", "during",
-                                                                    "mix"}
+    assert {p.label for p in problems if p.dataset == "cotemp"} == {
+        "equal",
+        "overlap",
+        "during",
+        "mix",
+    }
     for p in problems:
         assert gold_trace(p) == (p.label, p.support)
         if p.dataset == "cotemp":
@@ -73,9 +84,14 @@ def test_correct_trace_cotemp_mix_golden(by_id):
         "mix.\nI need to use the following facts to answer the question: ['Daniel Okafor holds "
         "the position of Governor of the Central Bank from 2007 to 2011.', 'Daniel Okafor holds "
         "the position of Chair of the Economic Council from 2009 to 2010.']</think> <answer>"
-        "['Governor of the Central Bank', 'Chair of the Economic Council']</answer>")
-    assert rec["trace"] == {"label": "mix", "support": [2, 4], "swapped_from": None,
-                            "support_text": [p.context[2], p.context[4]]}
+        "['Governor of the Central Bank', 'Chair of the Economic Council']</answer>"
+    )
+    assert rec["trace"] == {
+        "label": "mix",
+        "support": [2, 4],
+        "swapped_from": None,
+        "support_text": [p.context[2], p.context[4]],
+    }
     assert rec["kind"] == "correct" and rec["corruption"] is None
 
 
@@ -85,10 +101,13 @@ def test_babi_label_only_and_none_golden(by_id):
     assert _assistant(lab) == (
         "<think>The category of the question represents what is being asked in that question. "
         "The category of the question asked is: single-supporting-fact.\n</think> "
-        "<answer>bathroom</answer>")
+        "<answer>bathroom</answer>"
+    )
     assert build_sft_examples([p], "none")[0]["messages"][2]["content"] == "bathroom"
-    assert build_sft_examples([by_id["cotemp-equal-00001"]], "none")[0]["messages"][2][
-        "content"] == "['Minister for Democracy']"
+    assert (
+        build_sft_examples([by_id["cotemp-equal-00001"]], "none")[0]["messages"][2]["content"]
+        == "['Minister for Democracy']"
+    )
 
 
 def test_marco_correct_uses_passage_list_and_first_answer(by_id):
@@ -98,7 +117,8 @@ def test_marco_correct_uses_passage_list_and_first_answer(by_id):
         "<think>The category of the question represents what is being asked in that question. "
         "The category of the question asked is: NUMERIC.\nI need to use the following text to "
         "answer the question: ['A medium banana contains about 105 calories, 27 grams of "
-        "carbohydrates and 3 grams of fiber.']</think> <answer>105 calories</answer>")
+        "carbohydrates and 3 grams of fiber.']</think> <answer>105 calories</answer>"
+    )
 
 
 @pytest.mark.parametrize(("kind", "corruption"), KINDS)
@@ -120,7 +140,7 @@ def test_spans_and_sentence_constants(problems, kind, corruption):
         label = r["trace"]["label"]
         head = THINK_OPEN + LABEL_SENTENCE[p.dataset] + label + ".\n"
         assert think.startswith(head)
-        rest = think[len(head):-len(THINK_CLOSE)]
+        rest = think[len(head) : -len(THINK_CLOSE)]
         if kind == "label_only":
             assert rest == "" and label == p.label
         else:
@@ -132,8 +152,10 @@ def test_answer_span_is_the_same_in_every_kind(problems):
     for kind, corruption in KINDS[1:]:
         other = build_sft_examples(problems, kind, corruption=corruption)
         for c, o in zip(correct, other, strict=True):
-            assert (_assistant(c)[slice(*c["spans"]["answer"])]
-                    == _assistant(o)[slice(*o["spans"]["answer"])])
+            assert (
+                _assistant(c)[slice(*c["spans"]["answer"])]
+                == _assistant(o)[slice(*o["spans"]["answer"])]
+            )
 
 
 def test_incorrect_defaults_to_both(problems):
@@ -175,13 +197,18 @@ def test_validate_accepts_good_record(good):
         (lambda r: r["spans"].update(answer=[0, 10_000]), RecordError, "assistant content length"),
         (lambda r: r["spans"].update(answer=[5, 5]), RecordError, "non-empty"),
         (lambda r: r["spans"].update(trace=None), RecordError, "give its span"),
-        (lambda r: r["spans"].update(trace=[0, r["spans"]["answer"][0] + 3]), TraceFormatError,
-         "overlaps"),
-        (lambda r: r["spans"].update(trace=[1, r["spans"]["trace"][1]]), TraceFormatError,
-         "must start with"),
+        (
+            lambda r: r["spans"].update(trace=[0, r["spans"]["answer"][0] + 3]),
+            TraceFormatError,
+            "overlaps",
+        ),
+        (
+            lambda r: r["spans"].update(trace=[1, r["spans"]["trace"][1]]),
+            TraceFormatError,
+            "must start with",
+        ),
         (lambda r: r["trace"].update(support_text=None), TraceFormatError, "states label=True"),
-        (lambda r: r["trace"].update(support_text=["made up"]), TraceFormatError,
-         "does not occur"),
+        (lambda r: r["trace"].update(support_text=["made up"]), TraceFormatError, "does not occur"),
     ],
 )
 def test_validate_rejects(good, mutate, error, match):
@@ -204,8 +231,9 @@ def test_validate_against_problem(good, by_id):
     with pytest.raises(RecordError, match="belongs to problem"):
         validate_sft(rec, problem=by_id["cotemp-equal-00001"])
     other_answer = copy.deepcopy(rec)
-    other_answer["messages"][2]["content"] = _assistant(rec).replace("['Royal Irish Academy']",
-                                                                     "['Royal Irish Academx']")
+    other_answer["messages"][2]["content"] = _assistant(rec).replace(
+        "['Royal Irish Academy']", "['Royal Irish Academx']"
+    )
     with pytest.raises(TraceFormatError, match="does not contain the gold answer"):
         validate_sft(other_answer, problem=p)
     as_incorrect = dict(copy.deepcopy(rec), kind="incorrect", corruption="both")
@@ -230,8 +258,19 @@ def test_read_sft_roundtrip_and_line_numbers(tmp_path, problems):
 
 def test_cli_traces(tmp_path, capsys, problems):
     out = tmp_path / "sft.jsonl"
-    code = cli.main(["traces", "--problems", str(FIX / "cotemp10.jsonl"), "--kind", "incorrect",
-                     "--seed", "7", "--out", str(out)])
+    code = cli.main(
+        [
+            "traces",
+            "--problems",
+            str(FIX / "cotemp10.jsonl"),
+            "--kind",
+            "incorrect",
+            "--seed",
+            "7",
+            "--out",
+            str(out),
+        ]
+    )
     assert code == 0
     recs = read_sft(out)
     train = [p for p in problems if p.dataset == "cotemp" and p.split == "train"]
@@ -240,11 +279,39 @@ def test_cli_traces(tmp_path, capsys, problems):
     assert recs == build_sft_examples(train, "incorrect", corruption="both", seed=7)
     assert "wrote 6 SFT examples" in capsys.readouterr().out
 
-    code = cli.main(["traces", "--problems", str(FIX / "babi5.jsonl"), "--kind", "correct",
-                     "--split", "test", "--seed", "0", "--out", str(out)])
+    code = cli.main(
+        [
+            "traces",
+            "--problems",
+            str(FIX / "babi5.jsonl"),
+            "--kind",
+            "correct",
+            "--split",
+            "test",
+            "--seed",
+            "0",
+            "--out",
+            str(out),
+        ]
+    )
     assert code == 0 and [r["id"] for r in read_sft(out)] == [
-        "babi-basic-induction-00003", "babi-positional-reasoning-00005"]
+        "babi-basic-induction-00003",
+        "babi-positional-reasoning-00005",
+    ]
 
-    code = cli.main(["traces", "--problems", str(FIX / "marco5.jsonl"), "--kind", "correct",
-                     "--corruption", "label", "--seed", "0", "--out", str(out)])
+    code = cli.main(
+        [
+            "traces",
+            "--problems",
+            str(FIX / "marco5.jsonl"),
+            "--kind",
+            "correct",
+            "--corruption",
+            "label",
+            "--seed",
+            "0",
+            "--out",
+            str(out),
+        ]
+    )
     assert code == 2 and "does not corrupt" in capsys.readouterr().err

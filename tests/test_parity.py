@@ -17,16 +17,25 @@ from tracekd_core.score_reference import cotemp_answer
 pytestmark = pytest.mark.skipif(not REFERENCE_DIR.exists(), reason="shared reference absent")
 
 PUBLISHED = {  # (condition, relation): (correct, n)
-    ("correct", "equal"): (54, 87), ("correct", "overlap"): (50, 131),
-    ("correct", "during"): (294, 619), ("correct", "mix"): (5, 113),
-    ("incorrect", "equal"): (59, 87), ("incorrect", "overlap"): (43, 131),
-    ("incorrect", "during"): (263, 619), ("incorrect", "mix"): (6, 113),
+    ("correct", "equal"): (54, 87),
+    ("correct", "overlap"): (50, 131),
+    ("correct", "during"): (294, 619),
+    ("correct", "mix"): (5, 113),
+    ("incorrect", "equal"): (59, 87),
+    ("incorrect", "overlap"): (43, 131),
+    ("incorrect", "during"): (263, 619),
+    ("incorrect", "mix"): (6, 113),
 }
 #: SCORING_AS_IMPLEMENTED.md: the same rules with the slot un-reversed give these accuracies.
 INTENDED_SLOT_PCT = {
-    ("correct", "equal"): 62.1, ("correct", "overlap"): 35.1, ("correct", "during"): 43.8,
-    ("correct", "mix"): 4.4, ("incorrect", "equal"): 66.7, ("incorrect", "overlap"): 31.3,
-    ("incorrect", "during"): 41.0, ("incorrect", "mix"): 4.4,
+    ("correct", "equal"): 62.1,
+    ("correct", "overlap"): 35.1,
+    ("correct", "during"): 43.8,
+    ("correct", "mix"): 4.4,
+    ("incorrect", "equal"): 66.7,
+    ("incorrect", "overlap"): 31.3,
+    ("incorrect", "during"): 41.0,
+    ("incorrect", "mix"): 4.4,
 }
 
 
@@ -45,15 +54,18 @@ def test_reference_mode_reproduces_published_counts(converted, key):
     assert round(100 * s["answer_accuracy"], 1) == round(100 * k / n, 1)
     # strict is reported beside it and never counts an output without an answer
     assert 0 <= s["answer_accuracy_by_mode"]["strict"] <= 1
-    assert not any(it["answer_correct_strict"] for it in items
-                   if it["status"] in ("no_answer", "truncated"))
+    assert not any(
+        it["answer_correct_strict"] for it in items if it["status"] in ("no_answer", "truncated")
+    )
 
 
 @pytest.mark.parametrize("key", sorted(PUBLISHED), ids=lambda k: "-".join(k))
 def test_reversed_slot_is_what_the_numbers_need(converted, key):
     problems, preds = converted[key]
-    k = sum(cotemp_answer(p["output"], prob, intended_slot=True)["correct"]
-            for prob, p in zip(problems, preds, strict=True))
+    k = sum(
+        cotemp_answer(p["output"], prob, intended_slot=True)["correct"]
+        for prob, p in zip(problems, preds, strict=True)
+    )
     assert round(100 * k / len(problems), 1) == INTENDED_SLOT_PCT[key]
 
 

@@ -50,8 +50,20 @@ def test_issues_are_recorded():
     assert "stray_close_answer" in p.issues
 
 
-@pytest.mark.parametrize("text", [None, 3, "<think>" * 50, "</think>" * 3, "<answer>" * 4,
-                                  "</answer></answer>", "[[[", "['a', ", "is: " * 20])
+@pytest.mark.parametrize(
+    "text",
+    [
+        None,
+        3,
+        "<think>" * 50,
+        "</think>" * 3,
+        "<answer>" * 4,
+        "</answer></answer>",
+        "[[[",
+        "['a', ",
+        "is: " * 20,
+    ],
+)
 def test_garbage_never_raises(text):
     p = parse_output(text, "cotemp")
     assert isinstance(p, ParsedOutput) and p.status in STATUSES

@@ -29,34 +29,57 @@ def problems() -> dict[str, Problem]:
 def test_cotemp_user_prompt_is_list_repr_of_facts(problems):
     p = problems["cotemp-equal-00002"]
     text = user_prompt(p)
-    assert text.startswith("Answer the question based on the context:\n['Peter Hallam works for "
-                           "Imperial College London from 2002 to 2010.', ")
+    assert text.startswith(
+        "Answer the question based on the context:\n['Peter Hallam works for "
+        "Imperial College London from 2002 to 2010.', "
+    )
     # a fact with an apostrophe is rendered by repr with double quotes, as the reference did
-    assert "\"Peter Hallam works for King's College London from 1994 to 2001.\"" in text
-    assert text.endswith("Peter Hallam worked for BBC in September, 2005.']\nQuestion: While Peter "
-                         "Hallam was working for King's College London, which employer did Peter "
-                         "Hallam work for within the same time interval? Only return the answer.\n")
+    assert '"Peter Hallam works for King\'s College London from 1994 to 2001."' in text
+    assert text.endswith(
+        "Peter Hallam worked for BBC in September, 2005.']\nQuestion: While Peter "
+        "Hallam was working for King's College London, which employer did Peter "
+        "Hallam work for within the same time interval? Only return the answer.\n"
+    )
     assert text.count("\n") == 3
 
 
 def test_babi_user_prompt_joins_lines():
-    p = Problem(id="b", dataset="babi", split="train", question="Where is Mary?",
-                context=["Mary moved to the bathroom.", "John went to the hallway."],
-                answers=["bathroom"], label="single-supporting-fact", support=[0])
-    assert user_prompt(p) == ("Answer the question based on the context:\nMary moved to the "
-                              "bathroom.\nJohn went to the hallway.\nQuestion: Where is Mary? "
-                              "Only return the answer.\n")
+    p = Problem(
+        id="b",
+        dataset="babi",
+        split="train",
+        question="Where is Mary?",
+        context=["Mary moved to the bathroom.", "John went to the hallway."],
+        answers=["bathroom"],
+        label="single-supporting-fact",
+        support=[0],
+    )
+    assert user_prompt(p) == (
+        "Answer the question based on the context:\nMary moved to the "
+        "bathroom.\nJohn went to the hallway.\nQuestion: Where is Mary? "
+        "Only return the answer.\n"
+    )
 
 
 def test_marco_user_prompt_puts_instruction_on_own_line(problems):
-    p = Problem(id="m", dataset="marco", split="train", question="who wrote frankenstein",
-                context=["Mary Shelley wrote it.", "It was published in 1818."],
-                answers=["Mary Shelley"], label="PERSON", support=[0])
-    assert user_prompt(p) == ("Answer the question based on the context:\n['Mary Shelley wrote "
-                              "it.', 'It was published in 1818.']\nQuestion: who wrote "
-                              "frankenstein\nOnly return the answer.\n")
+    p = Problem(
+        id="m",
+        dataset="marco",
+        split="train",
+        question="who wrote frankenstein",
+        context=["Mary Shelley wrote it.", "It was published in 1818."],
+        answers=["Mary Shelley"],
+        label="PERSON",
+        support=[0],
+    )
+    assert user_prompt(p) == (
+        "Answer the question based on the context:\n['Mary Shelley wrote "
+        "it.', 'It was published in 1818.']\nQuestion: who wrote "
+        "frankenstein\nOnly return the answer.\n"
+    )
     assert user_prompt(problems["marco-NUMERIC-00002"]).endswith(
-        "Question: how many calories in a banana\nOnly return the answer.\n")
+        "Question: how many calories in a banana\nOnly return the answer.\n"
+    )
 
 
 def test_every_dataset_has_a_user_template():
@@ -64,8 +87,16 @@ def test_every_dataset_has_a_user_template():
 
 
 def test_unknown_dataset_raises_config_error():
-    p = Problem(id="z", dataset="squad", split="train", question="Q?", context=["c"],
-                answers=["a"], label="x", support=[0])
+    p = Problem(
+        id="z",
+        dataset="squad",
+        split="train",
+        question="Q?",
+        context=["c"],
+        answers=["a"],
+        label="x",
+        support=[0],
+    )
     with pytest.raises(ConfigError, match="squad"):
         user_prompt(p)
 
@@ -74,9 +105,11 @@ def test_system_prompts():
     assert system_prompt() == SYSTEM_PROMPTS["neutral"]
     assert "Llama" not in system_prompt()
     ref = system_prompt("reference")
-    assert ref == ("You are Llama, an AI assistant created to be helpful and honest. Your "
-                   "knowledge spans a wide range of topics, allowing you to engage in substantive "
-                   "conversations and provide analysis on complex subjects.")
+    assert ref == (
+        "You are Llama, an AI assistant created to be helpful and honest. Your "
+        "knowledge spans a wide range of topics, allowing you to engage in substantive "
+        "conversations and provide analysis on complex subjects."
+    )
     assert system_prompt("reference", model_name="Qwen").startswith("You are Qwen, an AI")
     assert "{name}" in REFERENCE_SYSTEM_PROMPT
     with pytest.raises(ConfigError, match="neutral"):

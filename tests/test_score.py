@@ -100,8 +100,10 @@ def test_summary_by_hand(items):
     s = summarize(list(items.values()))
     assert s["n"] == 7 and s["n_missing"] == 1
     assert s["answer_correct"] == 2 and s["answer_accuracy"] == pytest.approx(2 / 7)
-    assert s["answer_accuracy_by_mode"] == {"reference": pytest.approx(3 / 7),
-                                            "strict": pytest.approx(2 / 7)}
+    assert s["answer_accuracy_by_mode"] == {
+        "reference": pytest.approx(3 / 7),
+        "strict": pytest.approx(2 / 7),
+    }
     assert s["status_counts"] == {"missing": 1, "no_trace": 1, "ok": 4, "truncated": 1}
     # label: c1 ft, c2 tf, c3 ft, b2 ft, m1 ft; retrieval/trace: c1 ft, c2 tf, c3 ff, b2 ff, m1 ft
     assert s["confusion"]["label"] == {"tt": 0, "tf": 1, "ft": 4, "ff": 0, "unevaluated": 2}
@@ -129,8 +131,18 @@ def test_score_run_writes_files(tmp_path):
     s = score_run(PROBLEMS, PREDICTIONS, tmp_path / "out", answer_scoring="reference")
     rows = [json.loads(x) for x in (tmp_path / "out" / "items.jsonl").read_text().splitlines()]
     assert len(rows) == 7 and rows[0]["id"] == "c1"
-    need = {"id", "label", "status", "answer_correct", "label_correct", "retrieval_precision",
-            "retrieval_recall", "retrieval_correct", "trace_correct", "dataset"}
+    need = {
+        "id",
+        "label",
+        "status",
+        "answer_correct",
+        "label_correct",
+        "retrieval_precision",
+        "retrieval_recall",
+        "retrieval_correct",
+        "trace_correct",
+        "dataset",
+    }
     assert need <= set(rows[0])
     on_disk = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert on_disk["answer_accuracy"] == pytest.approx(3 / 7) == s["answer_accuracy"]
@@ -167,8 +179,11 @@ def test_metric_helpers():
 def test_rouge_matches_rouge_score_package():
     rs = pytest.importorskip("rouge_score.rouge_scorer")
     scorer = rs.RougeScorer(["rougeL"], use_stemmer=False)
-    for pred, gold in [("blue whale swims far", "whale swims"), ("one two three", "three two one"),
-                       ("x y z w", "y w q")]:
+    for pred, gold in [
+        ("blue whale swims far", "whale swims"),
+        ("one two three", "three two one"),
+        ("x y z w", "y w q"),
+    ]:
         assert rouge_l(pred, gold) == pytest.approx(scorer.score(gold, pred)["rougeL"].fmeasure)
 
 
@@ -193,15 +208,42 @@ def test_extra_predictions_are_ignored():
 
 def test_cli_score_compare_bench(tmp_path, capsys):
     a, b = tmp_path / "a", tmp_path / "b"
-    assert main(["score", "--problems", str(PROBLEMS), "--predictions", str(PREDICTIONS),
-                 "--out", str(a)]) == 0
+    assert (
+        main(
+            [
+                "score",
+                "--problems",
+                str(PROBLEMS),
+                "--predictions",
+                str(PREDICTIONS),
+                "--out",
+                str(a),
+            ]
+        )
+        == 0
+    )
     # B: every prediction replaced by the gold answer in the reference format -> all right
     probs = read_problems(PROBLEMS)
     preds = tmp_path / "gold.jsonl"
-    preds.write_text("".join(json.dumps({"id": p.id, "output": _gold_output(p)}) + "\n"
-                             for p in probs))
-    assert main(["score", "--problems", str(PROBLEMS), "--predictions", str(preds),
-                 "--out", str(b), "--answer-scoring", "reference"]) == 0
+    preds.write_text(
+        "".join(json.dumps({"id": p.id, "output": _gold_output(p)}) + "\n" for p in probs)
+    )
+    assert (
+        main(
+            [
+                "score",
+                "--problems",
+                str(PROBLEMS),
+                "--predictions",
+                str(preds),
+                "--out",
+                str(b),
+                "--answer-scoring",
+                "reference",
+            ]
+        )
+        == 0
+    )
     sb = json.loads((b / "summary.json").read_text())
     assert sb["answer_accuracy"] == 1.0 and sb["answer_accuracy_by_mode"]["strict"] == 1.0
     assert sb["trace_accuracy"] == 1.0
@@ -224,19 +266,34 @@ def test_cli_reports_missing_folder(tmp_path):
 
 def _gold_output(p: Problem) -> str:
     """The correct-trace target of ARCHITECTURE.md "Trace format", written out by hand."""
-    head = ("The temporal relation between the event in question and the event in context is: "
-            if p.dataset == "cotemp" else
-            "The category of the question represents what is being asked in that question. "
-            "The category of the question asked is: ")
+    head = (
+        "The temporal relation between the event in question and the event in context is: "
+        if p.dataset == "cotemp"
+        else "The category of the question represents what is being asked in that question. "
+        "The category of the question asked is: "
+    )
     kind = "facts" if p.dataset == "cotemp" else "text"
     ans = repr(list(p.answers)) if p.dataset == "cotemp" else p.answers[0]
-    return (f"<think>{head}{p.label}.\nI need to use the following {kind} to answer the "
-            f"question: {p.support_text!r}</think> <answer>{ans}</answer>")
+    return (
+        f"<think>{head}{p.label}.\nI need to use the following {kind} to answer the "
+        f"question: {p.support_text!r}</think> <answer>{ans}</answer>"
+    )
 
 
 def test_nan_free_summary_on_degenerate_data():
-    s = summarize([{"id": "x", "label": "equal", "status": "no_trace", "answer_correct": True,
-                    "label_correct": None, "retrieval_correct": None, "trace_correct": None}])
+    s = summarize(
+        [
+            {
+                "id": "x",
+                "label": "equal",
+                "status": "no_trace",
+                "answer_correct": True,
+                "label_correct": None,
+                "retrieval_correct": None,
+                "trace_correct": None,
+            }
+        ]
+    )
     assert s["chi2"]["trace"]["statistic"] is None
     assert s["trace_accuracy"] is None and s["trace_n"] == 0
     assert not any(isinstance(v, float) and math.isnan(v) for v in s.values())

@@ -25,10 +25,17 @@ Z = 1.959963984540054
 
 
 def _items(tt, tf, ft, ff, unevaluated=0, step="trace"):
-    rows = ([(True, True)] * tt + [(True, False)] * tf + [(False, True)] * ft
-            + [(False, False)] * ff + [(True, None)] * unevaluated)
-    return [{"id": str(i), "label": "equal", "answer_correct": a, f"{step}_correct": s}
-            for i, (a, s) in enumerate(rows)]
+    rows = (
+        [(True, True)] * tt
+        + [(True, False)] * tf
+        + [(False, True)] * ft
+        + [(False, False)] * ff
+        + [(True, None)] * unevaluated
+    )
+    return [
+        {"id": str(i), "label": "equal", "answer_correct": a, f"{step}_correct": s}
+        for i, (a, s) in enumerate(rows)
+    ]
 
 
 def test_two_by_two_counts():
@@ -70,8 +77,10 @@ def test_chi2_by_hand():
     assert plain["phi"] ** 2 == pytest.approx(plain["statistic"] / 30)
     assert plain["odds_ratio"] == pytest.approx(4.0)
     se = math.sqrt(1 / 10 + 1 / 5 + 1 / 5 + 1 / 10)
-    assert plain["odds_ratio_ci"] == [pytest.approx(math.exp(math.log(4) - Z * se)),
-                                      pytest.approx(math.exp(math.log(4) + Z * se))]
+    assert plain["odds_ratio_ci"] == [
+        pytest.approx(math.exp(math.log(4) - Z * se)),
+        pytest.approx(math.exp(math.log(4) + Z * se)),
+    ]
     assert plain["dof"] == 1 and plain["n"] == 30 and plain["status"] == "ok"
 
 
@@ -158,8 +167,14 @@ def _logit_rows(n=200, seed=0):
         trace = rng.random() < 0.5
         label = ("equal", "during")[i % 2]
         p = 0.7 if trace else 0.3
-        rows.append({"id": f"p{i % 50}", "label": label, "trace_correct": trace,
-                     "answer_correct": rng.random() < p})
+        rows.append(
+            {
+                "id": f"p{i % 50}",
+                "label": label,
+                "trace_correct": trace,
+                "answer_correct": rng.random() < p,
+            }
+        )
     return rows
 
 
@@ -169,7 +184,8 @@ def test_logistic_model_recovers_direction():
     assert "C(label)" in res["formula"]
     assert res["params"]["trace_correct"] > 0 and res["pvalues"]["trace_correct"] < 0.05
     assert res["odds_ratios"]["trace_correct"] == pytest.approx(
-        math.exp(res["params"]["trace_correct"]))
+        math.exp(res["params"]["trace_correct"])
+    )
 
 
 def test_logistic_model_never_crashes():

@@ -101,8 +101,11 @@ def wrong_label(problem: Problem, rng: random.Random) -> str:
 
 
 def _mentions(text: str, answers: Sequence[str]) -> bool:
-    return any(re.search(rf"(?<!\w){re.escape(a.strip())}(?!\w)", text, re.IGNORECASE)
-               for a in answers if a.strip())
+    return any(
+        re.search(rf"(?<!\w){re.escape(a.strip())}(?!\w)", text, re.IGNORECASE)
+        for a in answers
+        if a.strip()
+    )
 
 
 def distractors(problem: Problem, rng: random.Random) -> list[int]:
@@ -118,9 +121,13 @@ def distractors(problem: Problem, rng: random.Random) -> list[int]:
     """
     gold_text = set(problem.support_text)
     skip_answers = EXCLUDE_ANSWER_BEARING[problem.dataset]
-    pool = [i for i, c in enumerate(problem.context)
-            if i not in problem.support and c not in gold_text
-            and not (skip_answers and _mentions(c, problem.answers))]
+    pool = [
+        i
+        for i, c in enumerate(problem.context)
+        if i not in problem.support
+        and c not in gold_text
+        and not (skip_answers and _mentions(c, problem.answers))
+    ]
     k = min(len(problem.support), len(pool))
     if k == 0:
         log.debug("%s: no non-supporting context item; stating the empty support", problem.id)
@@ -143,19 +150,29 @@ def _both(problem: Problem, rng: random.Random, pool) -> CorruptedTrace:
 
 
 def _valid_donor(problem: Problem, donor: Problem) -> bool:
-    return (donor.id != problem.id and donor.dataset == problem.dataset
-            and set(donor.support_text) != set(problem.support_text))
+    return (
+        donor.id != problem.id
+        and donor.dataset == problem.dataset
+        and set(donor.support_text) != set(problem.support_text)
+    )
 
 
 def _swap(problem: Problem, rng: random.Random, pool) -> CorruptedTrace:
     if pool is None:
-        raise ConfigError(f"corruption 'swap' of {problem.id!r} needs pool= (candidate donor "
-                          "problems); corrupt_all passes each problem its derangement donor.")
+        raise ConfigError(
+            f"corruption 'swap' of {problem.id!r} needs pool= (candidate donor "
+            "problems); corrupt_all passes each problem its derangement donor."
+        )
     donors = [d for d in pool if _valid_donor(problem, d)]
     if not donors:
-        raise RecordError(file=None, line=None, field="pool", value=[d.id for d in pool][:10],
-                          fix=f"No donor for {problem.id!r}: give problems of dataset "
-                          f"{problem.dataset!r} whose support texts differ from its own.")
+        raise RecordError(
+            file=None,
+            line=None,
+            field="pool",
+            value=[d.id for d in pool][:10],
+            fix=f"No donor for {problem.id!r}: give problems of dataset "
+            f"{problem.dataset!r} whose support texts differ from its own.",
+        )
     d = rng.choice(donors)
     return CorruptedTrace(d.label, None, d.support_text, d.id)
 
@@ -192,8 +209,13 @@ def swap_donors(problems: Sequence[Problem], seed: int) -> dict[str, Problem]:
         group = groups[dataset]
         n = len(group)
         if n < 2:
-            raise RecordError(file=None, line=None, field="problems", value=[p.id for p in group],
-                              fix=f"'swap' needs at least two {dataset!r} problems to exchange.")
+            raise RecordError(
+                file=None,
+                line=None,
+                field="problems",
+                value=[p.id for p in group],
+                fix=f"'swap' needs at least two {dataset!r} problems to exchange.",
+            )
         keys = [frozenset(p.support_text) for p in group]
 
         def ok(i: int, j: int, keys=keys) -> bool:
@@ -211,9 +233,14 @@ def swap_donors(problems: Sequence[Problem], seed: int) -> dict[str, Problem]:
                     perm[i], perm[k] = perm[k], perm[i]
                     break
             else:
-                raise RecordError(file=None, line=None, field="support", value=group[i].id,
-                                  fix="Every other problem states the same support texts; "
-                                  "'swap' cannot make this trace wrong. Use 'retrieval'.")
+                raise RecordError(
+                    file=None,
+                    line=None,
+                    field="support",
+                    value=group[i].id,
+                    fix="Every other problem states the same support texts; "
+                    "'swap' cannot make this trace wrong. Use 'retrieval'.",
+                )
         out.update({p.id: group[j] for p, j in zip(group, perm, strict=True)})
     return out
 
@@ -257,14 +284,20 @@ def check_corrupted(problem: Problem, trace: StatedTrace, name: str) -> None:
     label_ok = trace.label == problem.label
     stated = trace.support_text
     retrieval_ok = stated is not None and set(stated) == set(problem.support_text)
-    for step, is_ok, value in (("label", label_ok, trace.label),
-                               ("retrieval", retrieval_ok, stated)):
+    for step, is_ok, value in (
+        ("label", label_ok, trace.label),
+        ("retrieval", retrieval_ok, stated),
+    ):
         if step in spec.wrong and is_ok:
-            raise TraceFormatError(f"problem {problem.id!r}: corruption {name!r} left the "
-                                   f"{step} step correct (stated {value!r}).")
+            raise TraceFormatError(
+                f"problem {problem.id!r}: corruption {name!r} left the "
+                f"{step} step correct (stated {value!r})."
+            )
         if step in spec.kept and not is_ok:
-            raise TraceFormatError(f"problem {problem.id!r}: corruption {name!r} must keep the "
-                                   f"{step} step gold but states {value!r}.")
+            raise TraceFormatError(
+                f"problem {problem.id!r}: corruption {name!r} must keep the "
+                f"{step} step gold but states {value!r}."
+            )
 
 
 def corrupt_all(problems: Sequence[Problem], name: str, *, seed: int) -> list[CorruptedTrace]:
@@ -309,6 +342,11 @@ def corrupt_all(problems: Sequence[Problem], name: str, *, seed: int) -> list[Co
         out.append(trace)
     n_empty = sum(t.support_text == [] for t in out)
     if n_empty:
-        log.warning("corruption %r: %d of %d problems have no non-supporting context item and "
-                    "state the empty support []", name, n_empty, len(out))
+        log.warning(
+            "corruption %r: %d of %d problems have no non-supporting context item and "
+            "state the empty support []",
+            name,
+            n_empty,
+            len(out),
+        )
     return out

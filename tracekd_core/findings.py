@@ -13,6 +13,7 @@ import pandas as pd
 from . import report, stats
 from .conditions import get_condition
 from .disconnect import disconnect_table
+from .plots import CONDITION_ORDER
 
 
 def _pct(x: float | None) -> str:
@@ -31,12 +32,13 @@ def profile_blurb(index: dict[str, Any]) -> str:
     return (
         f"**Profile `{prof['name']}`** — {prof.get('description', '')}\n\n"
         f"- students: {', '.join(f'`{s}`' for s in students)}; "
-        f"training: {prof['train']['quant']} LoRA r={prof['train']['lora_r']}, "
+        f"training: {'QLoRA (NF4)' if prof['train']['quant'] == 'nf4' else 'LoRA'} "
+        f"r={prof['train']['lora_r']}, "
         f"{prof['train']['epochs']} epochs, loss on {prof['train']['loss']} tokens\n"
         f"- datasets: {ds}\n- conditions: {', '.join(prof['conditions'])}; "
         f"seeds: {prof['seeds']}\n- hardware: {prof.get('hardware', 'n/a')}; "
-        f"grid wall time of the last run: {index.get('wall_seconds', 'n/a')} s "
-        "(finished cells are skipped, so a re-run is fast)"
+        f"grid compute time: {index.get('compute_seconds', 'n/a')} s; last re-run: "
+        f"{index.get('wall_seconds', 'n/a')} s (finished cells are skipped)"
     )
 
 
@@ -46,6 +48,8 @@ def findings_markdown(items: pd.DataFrame) -> str:
     for (ds, student), g in items.groupby(["dataset", "student"], sort=True):
         lines = [f"### {ds} — `{student}`"]
         acc = report.rate_table(g, "answer_correct", ["condition"])
+        order = {c: i for i, c in enumerate(CONDITION_ORDER)}
+        acc = acc.sort_values("condition", key=lambda c: c.map(order)).reset_index(drop=True)
         best = acc.loc[acc["rate"].idxmax()]
         for r in acc.itertuples():
             lines.append(

@@ -247,7 +247,7 @@ def parse_reference(text: str, dataset: str) -> ParsedOutput:
     m = _ROLE_HEADER.match(s)
     if m:
         issues.append("role_header")
-        s = s[m.end():]
+        s = s[m.end() :]
     low = s.lower()
     n_open, n_close = low.count("<think>"), low.count("</think>")
     if not s.strip():
@@ -256,8 +256,15 @@ def parse_reference(text: str, dataset: str) -> ParsedOutput:
         answer, irregular = _split_answer(s, issues)
         if not answer:
             return ParsedOutput(None, None, None, None, None, "no_answer", issues)
-        return ParsedOutput(None, None, None, answer, _answer_items(answer),
-                            "malformed" if irregular else "no_trace", issues)
+        return ParsedOutput(
+            None,
+            None,
+            None,
+            answer,
+            _answer_items(answer),
+            "malformed" if irregular else "no_trace",
+            issues,
+        )
     irregular = False
     if n_open > 1:
         issues.append("doubled_think")
@@ -281,7 +288,7 @@ def parse_reference(text: str, dataset: str) -> ParsedOutput:
     else:
         start = open_ + len("<think>")
     trace = re.sub(r"</?think>", "", s[start:close], flags=re.IGNORECASE).strip()
-    rest = s[close + len("</think>"):]
+    rest = s[close + len("</think>") :]
     rest = re.sub(r"</?think>", "", rest, flags=re.IGNORECASE)
     answer, bad = _split_answer(rest, issues)
     irregular = irregular or bad
@@ -289,14 +296,29 @@ def parse_reference(text: str, dataset: str) -> ParsedOutput:
         # Qwen's empty think block of a vanilla target: no trace at all.
         if not answer:
             return ParsedOutput(None, None, None, None, None, "no_answer", issues)
-        return ParsedOutput(None, None, None, answer, _answer_items(answer),
-                            "malformed" if irregular else "no_trace", issues)
+        return ParsedOutput(
+            None,
+            None,
+            None,
+            answer,
+            _answer_items(answer),
+            "malformed" if irregular else "no_trace",
+            issues,
+        )
     label, retrieval = parse_trace(trace, dataset)
     if not answer:
-        return ParsedOutput(trace, label, retrieval, None, None,
-                            "malformed" if irregular else "no_answer", issues)
-    return ParsedOutput(trace, label, retrieval, answer, _answer_items(answer),
-                        "malformed" if irregular else "ok", issues)
+        return ParsedOutput(
+            trace, label, retrieval, None, None, "malformed" if irregular else "no_answer", issues
+        )
+    return ParsedOutput(
+        trace,
+        label,
+        retrieval,
+        answer,
+        _answer_items(answer),
+        "malformed" if irregular else "ok",
+        issues,
+    )
 
 
 PARSERS.add("reference", parse_reference)

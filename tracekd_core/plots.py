@@ -108,8 +108,10 @@ def confusion_by_cell(dis: pd.DataFrame) -> list[plt.Figure]:
     """``confusion_heatmaps`` for every dataset/student/condition of a disconnect table."""
     if dis.empty:
         return []
-    return [confusion_heatmaps(g, title=f"{ds} / {student} / {cond} (seeds summed)")
-            for (ds, student, cond), g in dis.groupby(["dataset", "student", "condition"])]
+    return [
+        confusion_heatmaps(g, title=f"{ds} / {student} / {cond} (seeds summed)")
+        for (ds, student, cond), g in dis.groupby(["dataset", "student", "condition"])
+    ]
 
 
 def headline_figure(dis: pd.DataFrame, condition: str = "correct") -> plt.Figure | None:
@@ -128,8 +130,16 @@ def headline_figure(dis: pd.DataFrame, condition: str = "correct") -> plt.Figure
         s = d[(d["dataset"] == ds) & (d["student"] == student)][["tt", "tf", "ft", "ff"]].sum()
         m = np.array([[s["tt"], s["tf"]], [s["ft"], s["ff"]]])
         labels = np.array([[f"{v}\n{v / max(1, m.sum()):.0%}" for v in row] for row in m])
-        sns.heatmap(m, annot=labels, fmt="", cmap="Blues", cbar=False, ax=ax,
-                    xticklabels=["trace ✓", "trace ✗"], yticklabels=["answer ✓", "answer ✗"])
+        sns.heatmap(
+            m,
+            annot=labels,
+            fmt="",
+            cmap="Blues",
+            cbar=False,
+            ax=ax,
+            xticklabels=["trace ✓", "trace ✗"],
+            yticklabels=["answer ✓", "answer ✗"],
+        )
         ax.set_title(f"{ds} ({student})")
     fig.suptitle(f"Answer vs whole-trace correctness, students trained on {condition} traces")
     fig.tight_layout()

@@ -7,6 +7,7 @@ and ``manifest.json`` records git SHA, package versions, device, dtype, seed and
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import importlib
 import importlib.metadata
@@ -88,11 +89,34 @@ def package_version() -> str:
         return "0+unknown"
 
 
+def _code_digest(path: Path) -> bytes:
+    """The source's syntax tree without docstrings: formatting, comments and docs don't count."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if (
+            isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef)
+            and body
+            and isinstance(body[0], ast.Expr)
+            and isinstance(body[0].value, ast.Constant)
+            and isinstance(body[0].value.value, str)
+        ):
+            node.body = body[1:] or [ast.Pass()]
+    return ast.dump(tree, include_attributes=False).encode()
+
+
 def code_fingerprint(*modules: str) -> str:
-    """Hash of the package version and the source of the named ``tracekd_core`` modules.
+    """Hash of the package version and the code of the named ``tracekd_core`` modules.
 
     Each stage keys its runs on the modules that can change its output, so editing a plot does
-    not invalidate a trained adapter, but editing the renderer does.
+    not invalidate a trained adapter, but editing the renderer does. The code is hashed as a
+    syntax tree without docstrings, so reformatting or re-documenting a module keeps finished
+    runs valid.
+
+    Examples
+    --------
+    >>> code_fingerprint("records") == code_fingerprint("records")
+    True
     """
     h = hashlib.sha256(package_version().encode())
     for name in sorted(modules):
@@ -102,7 +126,7 @@ def code_fingerprint(*modules: str) -> str:
         src = Path(mod.__file__)
         files = sorted(src.parent.rglob("*.py")) if src.name == "__init__.py" else [src]
         for f in files:
-            h.update(f.read_bytes())
+            h.update(_code_digest(f))
     return h.hexdigest()[:12]
 
 

@@ -27,23 +27,40 @@ _PUNCT = str.maketrans("", "", string.punctuation)
 
 #: (keyword, relation) in the fixed order the reference checks them (case-sensitive).
 KEYWORDS: tuple[tuple[str, str], ...] = (
-    (" the position of ", "P39"), (" a member of ", "P102"), (" the chair of ", "P488"),
-    (" the head of ", "P6"), (" owned by ", "P127"), ("attend", "P69"), ("work", "P108"),
+    (" the position of ", "P39"),
+    (" a member of ", "P102"),
+    (" the chair of ", "P488"),
+    (" the head of ", "P6"),
+    (" owned by ", "P127"),
+    ("attend", "P69"),
+    ("work", "P108"),
     ("play", "P54"),
 )
 VERBS: dict[str, str] = {
-    "P39": "holds the position of", "P102": "is a member of the", "P69": "attended",
-    "P108": "works for", "P54": "plays for", "P488": "is the chair of", "P6": "is the head of",
+    "P39": "holds the position of",
+    "P102": "is a member of the",
+    "P69": "attended",
+    "P108": "works for",
+    "P54": "plays for",
+    "P488": "is the chair of",
+    "P6": "is the head of",
     "P127": "is owned by",
 }
-_TENSE = ((" was ", " is "), (" held ", " holds "), (" worked ", " works "),
-          (" played ", " plays "))
+_TENSE = (
+    (" was ", " is "),
+    (" held ", " holds "),
+    (" worked ", " works "),
+    (" played ", " plays "),
+)
 
 
 def _templates(rel: str) -> tuple[re.Pattern[str], ...]:
     v = re.escape(VERBS[rel])
-    shapes = [rf"(.*?) {v} (.*?) from (.*?) to (.*?)\.", rf"(.*?) {v} (.*?) in (.*?)\.",
-              rf"(.*?) {v} (.*?) from (.*?)"]
+    shapes = [
+        rf"(.*?) {v} (.*?) from (.*?) to (.*?)\.",
+        rf"(.*?) {v} (.*?) in (.*?)\.",
+        rf"(.*?) {v} (.*?) from (.*?)",
+    ]
     shapes += [rf"(.*?) {v} (.*?) in (.*?)\."] if rel == "P39" else [rf"(.*?) {v} (.*?)\."]
     return tuple(re.compile(s) for s in shapes)
 
@@ -197,13 +214,21 @@ def exact_answer(prediction: str, problem: Problem) -> dict:
     True
     """
     span = answer_span(prediction)
-    golds = [g.lower() for g in problem.answers[:1]] if problem.dataset == "babi" else [
-        g.lower() for g in problem.answers]
+    golds = (
+        [g.lower() for g in problem.answers[:1]]
+        if problem.dataset == "babi"
+        else [g.lower() for g in problem.answers]
+    )
     hit = any(g in span for g in golds)
     gold_set = sorted({normalize_reference(g) for g in golds})
     ok = hit and [normalize_reference(span)] == gold_set
-    return {"correct": ok, "f1": float(ok), "precision": float(ok), "recall": float(ok),
-            "predicted": [span]}
+    return {
+        "correct": ok,
+        "f1": float(ok),
+        "precision": float(ok),
+        "recall": float(ok),
+        "predicted": [span],
+    }
 
 
 def score_answers(problems: list[Problem], outputs: list[str | None]) -> list[dict]:
@@ -257,6 +282,11 @@ def score_traces(problems: list[Problem], outputs: list[str | None]) -> list[dic
             segs = trace.lower().split(".")
             label_ok = len(segs) > 1 and gold_row.label.lower() in segs[1]
         ir_ok = any(f in trace for f in gold_row.context)
-        out.append({"label_correct": label_ok, "retrieval_correct": ir_ok,
-                    "trace_correct": label_ok and ir_ok})
+        out.append(
+            {
+                "label_correct": label_ok,
+                "retrieval_correct": ir_ok,
+                "trace_correct": label_ok and ir_ok,
+            }
+        )
     return out

@@ -106,8 +106,12 @@ def odds_ratio(table: Mapping[str, int], alpha: float = 0.05) -> dict[str, Any]:
     orr = a * d / (b * c)
     se = math.sqrt(1 / a + 1 / b + 1 / c + 1 / d)
     z = _z(alpha)
-    return {"odds_ratio": orr, "lo": math.exp(math.log(orr) - z * se),
-            "hi": math.exp(math.log(orr) + z * se), "corrected": corrected}
+    return {
+        "odds_ratio": orr,
+        "lo": math.exp(math.log(orr) - z * se),
+        "hi": math.exp(math.log(orr) + z * se),
+        "corrected": corrected,
+    }
 
 
 def chi2_2x2(table: Mapping[str, int], correction: bool) -> dict[str, Any]:
@@ -139,16 +143,27 @@ def chi2_2x2(table: Mapping[str, int], correction: bool) -> dict[str, Any]:
     n = a + b + c + d
     margins = (a + b, c + d, a + c, b + d)
     orr = odds_ratio(table)
-    out: dict[str, Any] = {"n": n, "dof": 1, "odds_ratio": orr["odds_ratio"],
-                           "odds_ratio_ci": [orr["lo"], orr["hi"]], "correction": correction}
+    out: dict[str, Any] = {
+        "n": n,
+        "dof": 1,
+        "odds_ratio": orr["odds_ratio"],
+        "odds_ratio_ci": [orr["lo"], orr["hi"]],
+        "correction": correction,
+    }
     if n == 0 or min(margins) == 0:
-        out.update(statistic=float("nan"), p_value=float("nan"), phi=float("nan"),
-                   status="degenerate")
+        out.update(
+            statistic=float("nan"), p_value=float("nan"), phi=float("nan"), status="degenerate"
+        )
         return out
     res = chi2_contingency([[a, b], [c, d]], correction=correction)
     phi = (a * d - b * c) / math.sqrt(math.prod(margins))
-    out.update(statistic=float(res.statistic), p_value=float(res.pvalue), dof=int(res.dof),
-               phi=phi, status="ok")
+    out.update(
+        statistic=float(res.statistic),
+        p_value=float(res.pvalue),
+        dof=int(res.dof),
+        phi=phi,
+        status="ok",
+    )
     return out
 
 
@@ -168,13 +183,16 @@ def conditional_accuracy(items: Iterable[Mapping[str, Any]], step: str) -> dict[
     """
     items = list(items)
     t = two_by_two(items, step)
-    return {"given_correct": rate(t["tt"], t["tt"] + t["ft"]),
-            "given_wrong": rate(t["tf"], t["tf"] + t["ff"]),
-            "both_correct_share": rate(t["tt"], len(items))}
+    return {
+        "given_correct": rate(t["tt"], t["tt"] + t["ft"]),
+        "given_wrong": rate(t["tf"], t["tf"] + t["ff"]),
+        "both_correct_share": rate(t["tt"], len(items)),
+    }
 
 
-def _paired(items_a: Sequence[Mapping[str, Any]], items_b: Sequence[Mapping[str, Any]],
-            key: str) -> list[tuple[bool, bool]]:
+def _paired(
+    items_a: Sequence[Mapping[str, Any]], items_b: Sequence[Mapping[str, Any]], key: str
+) -> list[tuple[bool, bool]]:
     b_by_id = {it["id"]: it for it in items_b}
     pairs = []
     for it in items_a:
@@ -185,8 +203,12 @@ def _paired(items_a: Sequence[Mapping[str, Any]], items_b: Sequence[Mapping[str,
     return pairs
 
 
-def mcnemar(items_a: Sequence[Mapping[str, Any]], items_b: Sequence[Mapping[str, Any]], *,
-            key: str = "answer_correct") -> dict[str, Any]:
+def mcnemar(
+    items_a: Sequence[Mapping[str, Any]],
+    items_b: Sequence[Mapping[str, Any]],
+    *,
+    key: str = "answer_correct",
+) -> dict[str, Any]:
     """McNemar test of ``key`` on items paired by id (statsmodels; exact when b + c < 25).
 
     Returns
@@ -217,16 +239,31 @@ def mcnemar(items_a: Sequence[Mapping[str, Any]], items_b: Sequence[Mapping[str,
     else:
         res = sm_mcnemar([[both, a_only], [b_only, neither]], exact=exact, correction=True)
         stat, p = float(res.statistic), float(res.pvalue)
-    return {"n": n, "both": both, "a_only": a_only, "b_only": b_only, "neither": neither,
-            "acc_a": (both + a_only) / n if n else None,
-            "acc_b": (both + b_only) / n if n else None,
-            "diff": (b_only - a_only) / n if n else None,
-            "statistic": stat, "p_value": p, "exact": exact}
+    return {
+        "n": n,
+        "both": both,
+        "a_only": a_only,
+        "b_only": b_only,
+        "neither": neither,
+        "acc_a": (both + a_only) / n if n else None,
+        "acc_b": (both + b_only) / n if n else None,
+        "diff": (b_only - a_only) / n if n else None,
+        "statistic": stat,
+        "p_value": p,
+        "exact": exact,
+    }
 
 
-def bootstrap_diff(items_a: Sequence[Mapping[str, Any]], items_b: Sequence[Mapping[str, Any]], *,
-                   rng: random.Random | None = None, seed: int = 0, n_boot: int = 2000,
-                   key: str = "answer_correct", alpha: float = 0.05) -> dict[str, Any]:
+def bootstrap_diff(
+    items_a: Sequence[Mapping[str, Any]],
+    items_b: Sequence[Mapping[str, Any]],
+    *,
+    rng: random.Random | None = None,
+    seed: int = 0,
+    n_boot: int = 2000,
+    key: str = "answer_correct",
+    alpha: float = 0.05,
+) -> dict[str, Any]:
     """Paired percentile bootstrap of the accuracy difference ``b - a`` over shared ids.
 
     Parameters
@@ -270,8 +307,12 @@ def seed_spread(values_by_seed: Mapping[Any, float]) -> dict[str, Any]:
     n = len(vals)
     mean = sum(vals) / n if n else float("nan")
     sd = math.sqrt(sum((v - mean) ** 2 for v in vals) / (n - 1)) if n > 1 else 0.0
-    return {"n": n, "mean": mean, "sd": round(sd, 12),
-            "values": {str(k): float(v) for k, v in values_by_seed.items()}}
+    return {
+        "n": n,
+        "mean": mean,
+        "sd": round(sd, 12),
+        "values": {str(k): float(v) for k, v in values_by_seed.items()},
+    }
 
 
 def logistic_model(items_df: Any, *, cluster: str = "id", step: str = "trace") -> dict[str, Any]:
@@ -304,8 +345,16 @@ def logistic_model(items_df: Any, *, cluster: str = "id", step: str = "trace") -
 
     df = items_df if isinstance(items_df, pd.DataFrame) else pd.DataFrame(list(items_df))
     col = f"{step}_correct"
-    base = {"status": "degenerate", "n": 0, "formula": None, "cluster": cluster, "params": {},
-            "bse": {}, "pvalues": {}, "odds_ratios": {}}
+    base = {
+        "status": "degenerate",
+        "n": 0,
+        "formula": None,
+        "cluster": cluster,
+        "params": {},
+        "bse": {},
+        "pvalues": {},
+        "odds_ratios": {},
+    }
     need = {"answer_correct", col, "label", cluster}
     if df.empty or not need <= set(df.columns):
         return base
@@ -324,7 +373,8 @@ def logistic_model(items_df: Any, *, cluster: str = "id", step: str = "trace") -
         warnings.simplefilter("ignore")
         try:
             fit = smf.glm(formula, data=df, family=sm.families.Binomial()).fit(
-                cov_type="cluster", cov_kwds={"groups": groups})
+                cov_type="cluster", cov_kwds={"groups": groups}
+            )
         except Exception as e:  # statsmodels raises several types on separation/singularity
             log.warning("logistic_model: fit failed (%s: %s)", type(e).__name__, e)
             base["status"] = "separation"
@@ -334,6 +384,13 @@ def logistic_model(items_df: Any, *, cluster: str = "id", step: str = "trace") -
     pvals = fit.pvalues.rename(index={"x": col})
     finite = np.isfinite(params).all() and np.isfinite(bse).all()
     status = "ok" if finite and (params.abs() < 15).all() else "separation"
-    return {"status": status, "n": base["n"], "formula": base["formula"], "cluster": cluster,
-            "params": params.to_dict(), "bse": bse.to_dict(), "pvalues": pvals.to_dict(),
-            "odds_ratios": np.exp(params.clip(-50, 50)).to_dict()}
+    return {
+        "status": status,
+        "n": base["n"],
+        "formula": base["formula"],
+        "cluster": cluster,
+        "params": params.to_dict(),
+        "bse": bse.to_dict(),
+        "pvalues": pvals.to_dict(),
+        "odds_ratios": np.exp(params.clip(-50, 50)).to_dict(),
+    }

@@ -21,19 +21,37 @@ def register(sub: argparse._SubParsersAction, bench: argparse._SubParsersAction)
 
     make = verbs.add_parser("make", help="Generate or load problems and write problems.jsonl.")
     make.add_argument("--dataset", required=True, choices=DATASET_NAMES)
-    make.add_argument("--source", default="synthetic",
-                      help="'synthetic' (offline default), 'hub', or a folder of native files.")
-    make.add_argument("--split", choices=("train", "test"), default=None,
-                      help="Write only this split (default: both).")
-    make.add_argument("--n", type=int, default=None,
-                      help="Problems in --split; without --split the total, split 80/20.")
+    make.add_argument(
+        "--source",
+        default="synthetic",
+        help="'synthetic' (offline default), 'hub', or a folder of native files.",
+    )
+    make.add_argument(
+        "--split",
+        choices=("train", "test"),
+        default=None,
+        help="Write only this split (default: both).",
+    )
+    make.add_argument(
+        "--n",
+        type=int,
+        default=None,
+        help="Problems in --split; without --split the total, split 80/20.",
+    )
     make.add_argument("--seed", type=int, required=True, help="Data seed.")
     make.add_argument("--out", required=True, help="Output problems.jsonl.")
-    make.add_argument("--every-question", action="store_true",
-                      help="bAbI: every question of a story (default: the first).")
+    make.add_argument(
+        "--every-question",
+        action="store_true",
+        help="bAbI: every question of a story (default: the first).",
+    )
     make.add_argument("--marco-support", choices=("selected", "overlap"), default="selected")
-    make.add_argument("--n-distractors", type=int, default=8,
-                      help="Synthetic: distractor context items per problem.")
+    make.add_argument(
+        "--n-distractors",
+        type=int,
+        default=8,
+        help="Synthetic: distractor context items per problem.",
+    )
     make.set_defaults(func=cmd_make)
 
     check = verbs.add_parser("check", help="Validate a problems.jsonl; print counts.")
@@ -75,8 +93,10 @@ def _counts_table(problems) -> str:
     lines = [f"{'label':<{w}} " + " ".join(f"{s:>6}" for s in splits)]
     for lab in labels:
         lines.append(f"{lab:<{w}} " + " ".join(f"{by[(s, lab)]:>6}" for s in splits))
-    lines.append(f"{'total':<{w}} " + " ".join(
-        f"{sum(v for (s2, _), v in by.items() if s2 == s):>6}" for s in splits))
+    lines.append(
+        f"{'total':<{w}} "
+        + " ".join(f"{sum(v for (s2, _), v in by.items() if s2 == s):>6}" for s in splits)
+    )
     return "\n".join(lines)
 
 
@@ -87,9 +107,15 @@ def cmd_make(args: argparse.Namespace) -> int:
     from ..records import write_problems
 
     n_train, n_test = sizes_for(args.n, args.split)
-    cfg = DataConfig(dataset=args.dataset, source=args.source, n_train=n_train, n_test=n_test,
-                     every_question=args.every_question, marco_support=args.marco_support,
-                     n_distractors=args.n_distractors)
+    cfg = DataConfig(
+        dataset=args.dataset,
+        source=args.source,
+        n_train=n_train,
+        n_test=n_test,
+        every_question=args.every_question,
+        marco_support=args.marco_support,
+        n_distractors=args.n_distractors,
+    )
     problems = make_problems(cfg, args.seed)
     if args.split:
         problems = [p for p in problems if p.split == args.split]
@@ -122,12 +148,19 @@ def cmd_bench(args: argparse.Namespace) -> int:
         t0 = time.perf_counter()
         problems = make_problems(cfg, args.seed)
         dt = time.perf_counter() - t0
-        rows.append({"dataset": name, "n": len(problems), "seconds": round(dt, 3),
-                     "problems_per_s": round(len(problems) / dt, 1)})
+        rows.append(
+            {
+                "dataset": name,
+                "n": len(problems),
+                "seconds": round(dt, 3),
+                "problems_per_s": round(len(problems) / dt, 1),
+            }
+        )
     print(f"{'dataset':<8} {'n':>7} {'seconds':>8} {'problems/s':>11}")
     for r in rows:
         print(f"{r['dataset']:<8} {r['n']:>7} {r['seconds']:>8.2f} {r['problems_per_s']:>11.0f}")
-    atomic_write_json(args.out, {"bench": "data", "seed": args.seed, "version": package_version(),
-                                 "rows": rows})
+    atomic_write_json(
+        args.out, {"bench": "data", "seed": args.seed, "version": package_version(), "rows": rows}
+    )
     print(f"wrote {args.out}")
     return 0

@@ -1,9 +1,9 @@
 """CLI verbs of decoupled evaluation (paper section 6): ``score``, ``compare``, ``bench score``.
 
-    tracekd score --problems P --predictions PRED --out DIR [--answer-scoring strict|reference]
-                  [--trace-scoring strict|reference]
-    tracekd compare DIR_A DIR_B [--n-boot 2000] [--seed 0] [--json OUT]
-    tracekd bench score [--n 10000] [--out runs/bench/score.json]
+tracekd score --problems P --predictions PRED --out DIR [--answer-scoring strict|reference]
+              [--trace-scoring strict|reference]
+tracekd compare DIR_A DIR_B [--n-boot 2000] [--seed 0] [--json OUT]
+tracekd bench score [--n 10000] [--out runs/bench/score.json]
 """
 
 from __future__ import annotations
@@ -22,17 +22,30 @@ def register(sub: argparse._SubParsersAction, bench: argparse._SubParsersAction)
     p.add_argument("--problems", required=True, help="problems.jsonl (the data layer's records).")
     p.add_argument("--predictions", required=True, help='predictions.jsonl ({"id", "output"}).')
     p.add_argument("--out", required=True, help="Folder for items.jsonl and summary.json.")
-    p.add_argument("--answer-scoring", choices=MODES, default="strict",
-                   help="Mode of answer_accuracy (both modes are always reported).")
-    p.add_argument("--trace-scoring", choices=MODES, default="strict",
-                   help="Mode of the trace-step fields and tables.")
+    p.add_argument(
+        "--answer-scoring",
+        choices=MODES,
+        default="strict",
+        help="Mode of answer_accuracy (both modes are always reported).",
+    )
+    p.add_argument(
+        "--trace-scoring",
+        choices=MODES,
+        default="strict",
+        help="Mode of the trace-step fields and tables.",
+    )
     p.add_argument("--parser", default="reference", help="Parser name in registry.PARSERS.")
-    p.add_argument("--split", choices=("train", "test"), default=None,
-                   help="Score only the problems of this split (default: every problem).")
+    p.add_argument(
+        "--split",
+        choices=("train", "test"),
+        default=None,
+        help="Score only the problems of this split (default: every problem).",
+    )
     p.set_defaults(func=cmd_score)
 
-    c = sub.add_parser("compare",
-                       help="Paired differences of two scored runs (McNemar, bootstrap).")
+    c = sub.add_parser(
+        "compare", help="Paired differences of two scored runs (McNemar, bootstrap)."
+    )
     c.add_argument("dir_a", metavar="DIR_A", help="Scored run folder (baseline).")
     c.add_argument("dir_b", metavar="DIR_B", help="Scored run folder (compared to DIR_A).")
     c.add_argument("--n-boot", type=int, default=2000, help="Bootstrap resamples.")
@@ -55,25 +68,40 @@ def cmd_score(args: argparse.Namespace) -> int:
     """Handler of ``tracekd score``."""
     from ..score import score_run
 
-    s = score_run(args.problems, args.predictions, args.out, answer_scoring=args.answer_scoring,
-                  trace_scoring=args.trace_scoring, parser=args.parser, split=args.split)
+    s = score_run(
+        args.problems,
+        args.predictions,
+        args.out,
+        answer_scoring=args.answer_scoring,
+        trace_scoring=args.trace_scoring,
+        parser=args.parser,
+        split=args.split,
+    )
     lo, hi = s["answer_accuracy_ci"]
     print(f"n = {s['n']}  (missing {s['n_missing']}; status {s['status_counts']})")
-    print(f"answer accuracy [{args.answer_scoring}] {_pct(s['answer_accuracy'])} "
-          f"(95% CI {_pct(lo)} - {_pct(hi)}); by mode: "
-          + ", ".join(f"{m} {_pct(v)}" for m, v in s["answer_accuracy_by_mode"].items()))
-    print(f"trace steps [{args.trace_scoring}]  label {_pct(s['label_accuracy'])}  retrieval "
-          f"{_pct(s['retrieval_accuracy'])}  trace {_pct(s['trace_accuracy'])}  "
-          f"(n evaluated {s['trace_n']})")
-    print(f"{'step':<10} {'tt':>5} {'tf':>5} {'ft':>5} {'ff':>5} {'uneval':>6} {'chi2':>8} "
-          f"{'p':>9} {'phi':>6}")
+    print(
+        f"answer accuracy [{args.answer_scoring}] {_pct(s['answer_accuracy'])} "
+        f"(95% CI {_pct(lo)} - {_pct(hi)}); by mode: "
+        + ", ".join(f"{m} {_pct(v)}" for m, v in s["answer_accuracy_by_mode"].items())
+    )
+    print(
+        f"trace steps [{args.trace_scoring}]  label {_pct(s['label_accuracy'])}  retrieval "
+        f"{_pct(s['retrieval_accuracy'])}  trace {_pct(s['trace_accuracy'])}  "
+        f"(n evaluated {s['trace_n']})"
+    )
+    print(
+        f"{'step':<10} {'tt':>5} {'tf':>5} {'ft':>5} {'ff':>5} {'uneval':>6} {'chi2':>8} "
+        f"{'p':>9} {'phi':>6}"
+    )
     for step, t in s["confusion"].items():
         ch = s["chi2"][step]
         stat = "-" if ch["statistic"] is None else f"{ch['statistic']:.2f}"
         pv = "-" if ch["p_value"] is None else f"{ch['p_value']:.3g}"
         phi = "-" if ch["phi"] is None else f"{ch['phi']:.3f}"
-        print(f"{step:<10} {t['tt']:>5} {t['tf']:>5} {t['ft']:>5} {t['ff']:>5} "
-              f"{t['unevaluated']:>6} {stat:>8} {pv:>9} {phi:>6}")
+        print(
+            f"{step:<10} {t['tt']:>5} {t['tf']:>5} {t['ft']:>5} {t['ff']:>5} "
+            f"{t['unevaluated']:>6} {stat:>8} {pv:>9} {phi:>6}"
+        )
     print(f"wrote {Path(args.out) / 'items.jsonl'} and {Path(args.out) / 'summary.json'}")
     return 0
 
@@ -84,30 +112,51 @@ def _read_items(folder: str) -> list[dict[str, Any]]:
 
     path = Path(folder) / "items.jsonl"
     if not path.exists():
-        raise RecordError(file=str(path), line=None, field="<file>", value=None,
-                          fix="Not a scored run folder; run `tracekd score --out DIR` first.")
+        raise RecordError(
+            file=str(path),
+            line=None,
+            field="<file>",
+            value=None,
+            fix="Not a scored run folder; run `tracekd score --out DIR` first.",
+        )
     return [obj for _, obj in iter_jsonl(path)]
 
 
-def compare_runs(items_a: list[dict], items_b: list[dict], *, n_boot: int = 2000,
-                 seed: int = 0) -> list[dict[str, Any]]:
+def compare_runs(
+    items_a: list[dict], items_b: list[dict], *, n_boot: int = 2000, seed: int = 0
+) -> list[dict[str, Any]]:
     """One row per metric: accuracies of A and B on paired ids, B - A, bootstrap CI, McNemar."""
     from ..seeding import derive_rng
     from ..stats import bootstrap_diff, mcnemar
 
-    metrics = ["answer_correct"] + [f"answer_correct_{m}" for m in MODES] + [
-        "label_correct", "retrieval_correct", "trace_correct"]
+    metrics = (
+        ["answer_correct"]
+        + [f"answer_correct_{m}" for m in MODES]
+        + ["label_correct", "retrieval_correct", "trace_correct"]
+    )
     rows = []
     for key in metrics:
         if not any(key in it for it in items_a) or not any(key in it for it in items_b):
             continue
         mc = mcnemar(items_a, items_b, key=key)
-        bd = bootstrap_diff(items_a, items_b, key=key, n_boot=n_boot,
-                            rng=derive_rng(seed, "compare", key))
-        rows.append({"metric": key, "n": mc["n"], "acc_a": mc["acc_a"], "acc_b": mc["acc_b"],
-                     "diff": bd["diff"], "lo": bd["lo"], "hi": bd["hi"],
-                     "a_only": mc["a_only"], "b_only": mc["b_only"],
-                     "mcnemar_p": mc["p_value"], "exact": mc["exact"]})
+        bd = bootstrap_diff(
+            items_a, items_b, key=key, n_boot=n_boot, rng=derive_rng(seed, "compare", key)
+        )
+        rows.append(
+            {
+                "metric": key,
+                "n": mc["n"],
+                "acc_a": mc["acc_a"],
+                "acc_b": mc["acc_b"],
+                "diff": bd["diff"],
+                "lo": bd["lo"],
+                "hi": bd["hi"],
+                "a_only": mc["a_only"],
+                "b_only": mc["b_only"],
+                "mcnemar_p": mc["p_value"],
+                "exact": mc["exact"],
+            }
+        )
     return rows
 
 
@@ -115,19 +164,32 @@ def cmd_compare(args: argparse.Namespace) -> int:
     """Handler of ``tracekd compare``."""
     from ..runio import atomic_write_json
 
-    rows = compare_runs(_read_items(args.dir_a), _read_items(args.dir_b), n_boot=args.n_boot,
-                        seed=args.seed)
+    rows = compare_runs(
+        _read_items(args.dir_a), _read_items(args.dir_b), n_boot=args.n_boot, seed=args.seed
+    )
     print(f"A = {args.dir_a}\nB = {args.dir_b}  (paired on problem id; diff = B - A)")
-    print(f"{'metric':<26} {'n':>5} {'A':>7} {'B':>7} {'B-A':>7} {'95% CI':>17} "
-          f"{'A only':>6} {'B only':>6} {'McNemar p':>10}")
+    print(
+        f"{'metric':<26} {'n':>5} {'A':>7} {'B':>7} {'B-A':>7} {'95% CI':>17} "
+        f"{'A only':>6} {'B only':>6} {'McNemar p':>10}"
+    )
     for r in rows:
         ci = "-" if r["lo"] is None else f"[{100 * r['lo']:+.1f}, {100 * r['hi']:+.1f}]"
         diff = "-" if r["diff"] is None else f"{100 * r['diff']:+6.1f}"
-        print(f"{r['metric']:<26} {r['n']:>5} {_pct(r['acc_a']):>7} {_pct(r['acc_b']):>7} "
-              f"{diff:>7} {ci:>17} {r['a_only']:>6} {r['b_only']:>6} {r['mcnemar_p']:>10.3g}")
+        print(
+            f"{r['metric']:<26} {r['n']:>5} {_pct(r['acc_a']):>7} {_pct(r['acc_b']):>7} "
+            f"{diff:>7} {ci:>17} {r['a_only']:>6} {r['b_only']:>6} {r['mcnemar_p']:>10.3g}"
+        )
     if args.json:
-        atomic_write_json(args.json, {"dir_a": args.dir_a, "dir_b": args.dir_b,
-                                      "n_boot": args.n_boot, "seed": args.seed, "rows": rows})
+        atomic_write_json(
+            args.json,
+            {
+                "dir_a": args.dir_a,
+                "dir_b": args.dir_b,
+                "n_boot": args.n_boot,
+                "seed": args.seed,
+                "rows": rows,
+            },
+        )
         print(f"wrote {args.json}")
     return 0
 
@@ -143,18 +205,31 @@ def bench_items(n: int, seed: int = 0) -> tuple[list, list[dict]]:
     for i in range(n):
         person = f"Person {i}"
         roles = [f"Role {rng.randrange(200)} of Place {j}" for j in range(12)]
-        facts = [f"{person} holds the position of {r} from {1950 + j} to {1960 + j}."
-                 for j, r in enumerate(roles)]
+        facts = [
+            f"{person} holds the position of {r} from {1950 + j} to {1960 + j}."
+            for j, r in enumerate(roles)
+        ]
         gold = rng.randrange(1, 12)
         label = LABELS["cotemp"][i % 4]
-        problems.append(Problem(
-            id=f"bench-{i}", dataset="cotemp", split="test", label=label, support=[gold],
-            question=f"While {person} was holding the position of {roles[0]}, which position "
-                     f"did {person} hold within the same time interval?",
-            context=facts, answers=[roles[gold]], meta={"triple_element": "S1_R1_O2"}))
+        problems.append(
+            Problem(
+                id=f"bench-{i}",
+                dataset="cotemp",
+                split="test",
+                label=label,
+                support=[gold],
+                question=f"While {person} was holding the position of {roles[0]}, which position "
+                f"did {person} hold within the same time interval?",
+                context=facts,
+                answers=[roles[gold]],
+                meta={"triple_element": "S1_R1_O2"},
+            )
+        )
         pick = gold if rng.random() < 0.6 else rng.randrange(12)
-        trace = (f"{head}{rng.choice(LABELS['cotemp'])}.\nI need to use the following facts to "
-                 f"answer the question: {[facts[pick]]!r}")
+        trace = (
+            f"{head}{rng.choice(LABELS['cotemp'])}.\nI need to use the following facts to "
+            f"answer the question: {[facts[pick]]!r}"
+        )
         kind = rng.random()
         if kind < 0.8:
             out = f"assistant\n\n<think>{trace}</think> <answer>{[roles[pick]]!r}</answer>"
@@ -181,12 +256,19 @@ def cmd_bench_score(args: argparse.Namespace) -> int:
     summary = summarize(items)
     t2 = time.perf_counter()
     total = t2 - t0
-    result = {"n": args.n, "seconds_score_items": t1 - t0, "seconds_summarize": t2 - t1,
-              "seconds_total": total, "items_per_second": args.n / total,
-              "answer_accuracy": summary["answer_accuracy"], "python": platform.python_version(),
-              "tracekd_version": package_version()}
+    result = {
+        "n": args.n,
+        "seconds_score_items": t1 - t0,
+        "seconds_summarize": t2 - t1,
+        "seconds_total": total,
+        "items_per_second": args.n / total,
+        "answer_accuracy": summary["answer_accuracy"],
+        "python": platform.python_version(),
+        "tracekd_version": package_version(),
+    }
     atomic_write_json(args.out, result)
     print(json.dumps({k: result[k] for k in ("n", "seconds_total", "items_per_second")}))
-    print(f"scored {args.n} items in {total:.2f} s ({args.n / total:,.0f} items/s); "
-          f"wrote {args.out}")
+    print(
+        f"scored {args.n} items in {total:.2f} s ({args.n / total:,.0f} items/s); wrote {args.out}"
+    )
     return 0

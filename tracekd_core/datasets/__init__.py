@@ -37,15 +37,39 @@ def _synthetic(module, name: str):
     return generate
 
 
-DATASETS.add("cotemp", DatasetSpec(
-    "cotemp", generate=_synthetic(synth_cotemp, "cotemp"), load_folder=cotemp.load_folder,
-    load_hub=cotemp.load_hub, solve=cotemp.solve, reference_sizes=(3798, 950)))
-DATASETS.add("babi", DatasetSpec(
-    "babi", generate=_synthetic(synth_babi, "babi"), load_folder=babi.load_folder,
-    load_hub=babi.load_hub, solve=babi.solve, reference_sizes=(3773, 376)))
-DATASETS.add("marco", DatasetSpec(
-    "marco", generate=_synthetic(synth_marco, "marco"), load_folder=marco.load_folder,
-    load_hub=marco.load_hub, solve=marco.solve, reference_sizes=(5000, 1000)))
+DATASETS.add(
+    "cotemp",
+    DatasetSpec(
+        "cotemp",
+        generate=_synthetic(synth_cotemp, "cotemp"),
+        load_folder=cotemp.load_folder,
+        load_hub=cotemp.load_hub,
+        solve=cotemp.solve,
+        reference_sizes=(3798, 950),
+    ),
+)
+DATASETS.add(
+    "babi",
+    DatasetSpec(
+        "babi",
+        generate=_synthetic(synth_babi, "babi"),
+        load_folder=babi.load_folder,
+        load_hub=babi.load_hub,
+        solve=babi.solve,
+        reference_sizes=(3773, 376),
+    ),
+)
+DATASETS.add(
+    "marco",
+    DatasetSpec(
+        "marco",
+        generate=_synthetic(synth_marco, "marco"),
+        load_folder=marco.load_folder,
+        load_hub=marco.load_hub,
+        solve=marco.solve,
+        reference_sizes=(5000, 1000),
+    ),
+)
 
 
 def make_problems(cfg: DataConfig, seed: int) -> list[Problem]:
@@ -77,12 +101,23 @@ def make_problems(cfg: DataConfig, seed: int) -> list[Problem]:
     for p in problems:
         validate_problem(p, file=f"<{cfg.dataset}:{cfg.source}>")
         if p.id in seen:
-            raise RecordError(file=f"<{cfg.dataset}:{cfg.source}>", line=None, field="id",
-                              value=p.id, fix="Ids must be unique across both splits.")
+            raise RecordError(
+                file=f"<{cfg.dataset}:{cfg.source}>",
+                line=None,
+                field="id",
+                value=p.id,
+                fix="Ids must be unique across both splits.",
+            )
         seen.add(p.id)
     n_test = sum(p.split == "test" for p in problems)
-    log.info("%s (%s, seed %d): %d train, %d test problems", cfg.dataset, cfg.source, seed,
-             len(problems) - n_test, n_test)
+    log.info(
+        "%s (%s, seed %d): %d train, %d test problems",
+        cfg.dataset,
+        cfg.source,
+        seed,
+        len(problems) - n_test,
+        n_test,
+    )
     return problems
 
 

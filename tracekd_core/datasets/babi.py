@@ -24,10 +24,19 @@ from .split import sample_per_group, sample_stratified
 log = logging.getLogger(__name__)
 
 #: The reference's 11 tasks: task id -> task name (= classification label).
-TASKS: dict[int, str] = {1: "single-supporting-fact", 2: "two-supporting-facts",
-                         4: "two-arg-relations", 7: "counting", 8: "lists-sets",
-                         12: "conjunction", 14: "time-reasoning", 15: "basic-deduction",
-                         16: "basic-induction", 17: "positional-reasoning", 18: "size-reasoning"}
+TASKS: dict[int, str] = {
+    1: "single-supporting-fact",
+    2: "two-supporting-facts",
+    4: "two-arg-relations",
+    7: "counting",
+    8: "lists-sets",
+    12: "conjunction",
+    14: "time-reasoning",
+    15: "basic-deduction",
+    16: "basic-induction",
+    17: "positional-reasoning",
+    18: "size-reasoning",
+}
 TASK_IDS = {name: n for n, name in TASKS.items()}
 
 
@@ -43,8 +52,9 @@ class Question:
     support: list[int]
 
 
-def parse_stories(text: str, *, file: str = "<text>",
-                  every_question: bool = False) -> list[Question]:
+def parse_stories(
+    text: str, *, file: str = "<text>", every_question: bool = False
+) -> list[Question]:
     """Parse bAbI native text into questions (first of each story unless ``every_question``).
 
     Raises
@@ -71,14 +81,24 @@ def parse_stories(text: str, *, file: str = "<text>",
             continue
         m = re.match(r"(\d+) (.*)$", raw)
         if not m:
-            raise DatasetFormatError(file=file, line=n, field="line_number", value=raw[:80],
-                                     fix="Each bAbI line starts with its number and a space.")
+            raise DatasetFormatError(
+                file=file,
+                line=n,
+                field="line_number",
+                value=raw[:80],
+                fix="Each bAbI line starts with its number and a space.",
+            )
         num, body = int(m.group(1)), m.group(2)
         if num == 1:
             story, ids, lines, asked = story + 1, {}, [], 0
         elif num != prev + 1:
-            raise DatasetFormatError(file=file, line=n, field="line_number", value=num,
-                                     fix=f"Expected {prev + 1} (or 1 to start a new story).")
+            raise DatasetFormatError(
+                file=file,
+                line=n,
+                field="line_number",
+                value=num,
+                fix=f"Expected {prev + 1} (or 1 to start a new story).",
+            )
         prev = num
         if "\t" not in body:
             ids[num] = len(lines)
@@ -86,42 +106,86 @@ def parse_stories(text: str, *, file: str = "<text>",
             continue
         parts = body.split("\t")
         if len(parts) < 3 or not parts[0].strip() or not parts[1].strip():
-            raise DatasetFormatError(file=file, line=n, field="question", value=body[:80],
-                                     fix="A question line is 'N question?<TAB>answer<TAB>ids'.")
+            raise DatasetFormatError(
+                file=file,
+                line=n,
+                field="question",
+                value=body[:80],
+                fix="A question line is 'N question?<TAB>answer<TAB>ids'.",
+            )
         try:
             sup = [int(x) for x in parts[2].split()]
         except ValueError:
-            raise DatasetFormatError(file=file, line=n, field="supporting_ids", value=parts[2],
-                                     fix="Supporting ids are space-separated integers.") from None
+            raise DatasetFormatError(
+                file=file,
+                line=n,
+                field="supporting_ids",
+                value=parts[2],
+                fix="Supporting ids are space-separated integers.",
+            ) from None
         bad = [s for s in sup if s not in ids]
         if not sup or bad:
-            raise DatasetFormatError(file=file, line=n, field="supporting_ids", value=parts[2],
-                                     fix=f"Ids must name earlier statement lines of the story "
-                                         f"(valid: {sorted(ids)}).")
+            raise DatasetFormatError(
+                file=file,
+                line=n,
+                field="supporting_ids",
+                value=parts[2],
+                fix=f"Ids must name earlier statement lines of the story (valid: {sorted(ids)}).",
+            )
         if every_question or asked == 0:
-            out.append(Question(story, asked, parts[0].strip(), parts[1].strip(), list(lines),
-                                sorted(ids[s] for s in set(sup))))
+            out.append(
+                Question(
+                    story,
+                    asked,
+                    parts[0].strip(),
+                    parts[1].strip(),
+                    list(lines),
+                    sorted(ids[s] for s in set(sup)),
+                )
+            )
         asked += 1
     return out
 
 
 def to_problem(q: Question, task_id: int, split: str, pid: str, file: str) -> Problem:
     """A parsed question -> Problem (label = the task name)."""
-    return Problem(id=pid, dataset="babi", split=split, question=q.question, context=q.context,
-                   answers=[q.answer], label=TASKS[task_id], support=q.support,
-                   meta={"task": TASKS[task_id], "task_id": task_id, "story": q.story,
-                         "question_number": q.number, "source_file": file})
+    return Problem(
+        id=pid,
+        dataset="babi",
+        split=split,
+        question=q.question,
+        context=q.context,
+        answers=[q.answer],
+        label=TASKS[task_id],
+        support=q.support,
+        meta={
+            "task": TASKS[task_id],
+            "task_id": task_id,
+            "story": q.story,
+            "question_number": q.number,
+            "source_file": file,
+        },
+    )
 
 
-def read_task_file(path: str | Path, task_id: int, split: str,
-                   every_question: bool) -> list[Problem]:
+def read_task_file(
+    path: str | Path, task_id: int, split: str, every_question: bool
+) -> list[Problem]:
     """All problems of one native task file (ids ``babi-qa{N}-{split}-{story}[-q{k}]``)."""
     path = Path(path)
-    qs = parse_stories(path.read_text(encoding="utf-8"), file=str(path),
-                       every_question=every_question)
-    return [to_problem(q, task_id, split,
-                       f"babi-qa{task_id}-{split}-{q.story:05d}" + (
-                           f"-q{q.number}" if every_question else ""), path.name) for q in qs]
+    qs = parse_stories(
+        path.read_text(encoding="utf-8"), file=str(path), every_question=every_question
+    )
+    return [
+        to_problem(
+            q,
+            task_id,
+            split,
+            f"babi-qa{task_id}-{split}-{q.story:05d}" + (f"-q{q.number}" if every_question else ""),
+            path.name,
+        )
+        for q in qs
+    ]
 
 
 def _find(folder: Path, task_id: int, split: str) -> Path | None:
@@ -141,14 +205,23 @@ def load_folder(folder: Path, cfg: DataConfig, seed: int) -> list[Problem]:
     for task_id in TASKS:
         paths = {s: _find(Path(folder), task_id, s) for s in ("train", "test")}
         if not all(paths.values()):
-            log.warning("%s: no qa%d_*_{train,test}.txt pair; task %s skipped",
-                        folder, task_id, TASKS[task_id])
+            log.warning(
+                "%s: no qa%d_*_{train,test}.txt pair; task %s skipped",
+                folder,
+                task_id,
+                TASKS[task_id],
+            )
             continue
         train += read_task_file(paths["train"], task_id, "train", cfg.every_question)
         test += read_task_file(paths["test"], task_id, "test", cfg.every_question)
     if not train and not test:
-        raise DatasetFormatError(file=str(folder), line=None, field="<files>", value=None,
-                                 fix="Put bAbI files named qa{N}_{task}_{train,test}.txt here.")
+        raise DatasetFormatError(
+            file=str(folder),
+            line=None,
+            field="<files>",
+            value=None,
+            fix="Put bAbI files named qa{N}_{task}_{train,test}.txt here.",
+        )
     return finish(train, test, cfg, seed)
 
 
@@ -158,8 +231,13 @@ def finish(train: list[Problem], test: list[Problem], cfg: DataConfig, seed: int
     if cfg.n_test is None:
         rng = derive_rng(seed, "babi", "test")
         per_task = {lab: round(0.1 * n) for lab, n in _counts(test).items()}
-        test = [p for lab in per_task for p in sample_per_group(
-            [p for p in test if p.label == lab], key, max(1, per_task[lab]), rng)]
+        test = [
+            p
+            for lab in per_task
+            for p in sample_per_group(
+                [p for p in test if p.label == lab], key, max(1, per_task[lab]), rng
+            )
+        ]
     else:
         test = sample_stratified(test, key, cfg.n_test, derive_rng(seed, "babi", "test"))
     train = sample_stratified(train, key, cfg.n_train, derive_rng(seed, "babi", "train"))
@@ -185,16 +263,31 @@ def load_hub(cfg: DataConfig, seed: int) -> list[Problem]:  # pragma: no cover -
             text = "".join(_hub_story_text(row["story"]) for row in ds[split])
             name = f"hub:facebook/babi_qa/en-qa{task_id}/{split}"
             qs = parse_stories(text, file=name, every_question=cfg.every_question)
-            sink += [to_problem(q, task_id, split, f"babi-qa{task_id}-{split}-{q.story:05d}" + (
-                f"-q{q.number}" if cfg.every_question else ""), name) for q in qs]
+            sink += [
+                to_problem(
+                    q,
+                    task_id,
+                    split,
+                    f"babi-qa{task_id}-{split}-{q.story:05d}"
+                    + (f"-q{q.number}" if cfg.every_question else ""),
+                    name,
+                )
+                for q in qs
+            ]
     return finish(train, test, cfg, seed)
 
 
 def _hub_story_text(story: dict) -> str:  # pragma: no cover - network
     """One HF ``story`` (columns id/type/text/answer/supporting_ids) as native bAbI text."""
     out = []
-    for i, typ, text, ans, sup in zip(story["id"], story["type"], story["text"], story["answer"],
-                                      story["supporting_ids"], strict=True):
+    for i, typ, text, ans, sup in zip(
+        story["id"],
+        story["type"],
+        story["text"],
+        story["answer"],
+        story["supporting_ids"],
+        strict=True,
+    ):
         out.append(f"{i} {text}\t{ans}\t{' '.join(sup)}" if typ == 1 else f"{i} {text}")
     return "\n".join(out) + "\n"
 
@@ -228,8 +321,10 @@ def _carrying(person: str, lines: list[str]) -> list[str]:
 def _position(lines: list[str], question: str) -> str:
     rel = {"to the left of": (-1, 0), "to the right of": (1, 0), "above": (0, 1), "below": (0, -1)}
     pos: dict[str, tuple[int, int]] = {}
-    parsed = [re.match(r"The (.+?) is (to the left of|to the right of|above|below) the (.+)\.", s)
-              for s in lines]
+    parsed = [
+        re.match(r"The (.+?) is (to the left of|to the right of|above|below) the (.+)\.", s)
+        for s in lines
+    ]
     for _ in parsed:  # propagate coordinates along the statements
         for m in parsed:
             a, (dx, dy), b = m.group(1), rel[m.group(2)], m.group(3)
@@ -302,8 +397,12 @@ def solve(problem: Problem) -> list[str]:
         return [",".join(held) if held else "nothing"]
     if task == "time-reasoning":
         m = re.match(r"Where was (\w+) before the (\w+)\?", q)
-        visits = sorted((TIMES.index(t), _last_word(s)) for s in lines for t in TIMES
-                        if s.startswith(t) and f" {m.group(1)} " in s)
+        visits = sorted(
+            (TIMES.index(t), _last_word(s))
+            for s in lines
+            for t in TIMES
+            if s.startswith(t) and f" {m.group(1)} " in s
+        )
         places = [p for _, p in visits]
         return [places[places.index(m.group(2)) - 1]]
     if task == "basic-deduction":
@@ -316,8 +415,7 @@ def solve(problem: Problem) -> list[str]:
         who = re.match(r"What color is (\w+)\?", q).group(1)
         kind = next(_last_word(s) for s in lines if s.startswith(f"{who} is a "))
         twins = {s.split()[0] for s in lines if s.endswith(f" is a {kind}.")} - {who}
-        return [next(_last_word(s) for s in lines
-                     if s.split()[0] in twins and " is a " not in s)]
+        return [next(_last_word(s) for s in lines if s.split()[0] in twins and " is a " not in s)]
     if task == "positional-reasoning":
         return [_position(lines, q)]
     if task == "size-reasoning":

@@ -51,15 +51,28 @@ VERBS: dict[str, tuple[str, ...]] = {
 }
 #: Keywords of the asked clause of a question -> asked relation (checked in this order).
 ASK_KEYWORDS: tuple[tuple[str, str], ...] = (
-    ("position", "P39"), ("party", "P102"), ("member", "P102"), ("school", "P69"),
-    ("attend", "P69"), ("employer", "P108"), ("work", "P108"), ("team", "P54"), ("play", "P54"),
-    ("chair", "P488"), ("head", "P6"), ("own", "P127"),
+    ("position", "P39"),
+    ("party", "P102"),
+    ("member", "P102"),
+    ("school", "P69"),
+    ("attend", "P69"),
+    ("employer", "P108"),
+    ("work", "P108"),
+    ("team", "P54"),
+    ("play", "P54"),
+    ("chair", "P488"),
+    ("head", "P6"),
+    ("own", "P127"),
 )
 MONTHS = {m: i for i, m in enumerate(calendar.month_name) if m}
 _DATE = r"(?:[A-Z][a-z]+ \d{1,2}, |[A-Z][a-z]+, )?\d{1,4}"
 _TIME_RE = re.compile(rf" (?:from (?P<a>{_DATE}) to (?P<b>{_DATE})|in (?P<p>{_DATE}))\.?$")
-_VERB_RE = re.compile("|".join(
-    re.escape(v) for v in sorted({v for vs in VERBS.values() for v in vs}, key=len, reverse=True)))
+_VERB_RE = re.compile(
+    "|".join(
+        re.escape(v)
+        for v in sorted({v for vs in VERBS.values() for v in vs}, key=len, reverse=True)
+    )
+)
 _VERB_REL = {v: rel for rel, vs in VERBS.items() for v in vs}
 
 
@@ -116,7 +129,7 @@ def parse_fact(text: str) -> Fact | None:
     v = _VERB_RE.search(head)
     if not v or v.start() == 0:
         return None
-    subject, obj = head[: v.start()].strip(), head[v.end():].strip()
+    subject, obj = head[: v.start()].strip(), head[v.end() :].strip()
     if not subject or not obj:
         return None
     try:
@@ -151,8 +164,9 @@ def time_relation(a: tuple[int, int], b: tuple[int, int]) -> str | None:
     return "overlap"
 
 
-def cotemporal_answers(anchor: Fact, facts: list[Fact], triple: str,
-                       asked: str, asked_subject: str | None) -> list[tuple[int, str, str]]:
+def cotemporal_answers(
+    anchor: Fact, facts: list[Fact], triple: str, asked: str, asked_subject: str | None
+) -> list[tuple[int, str, str]]:
     """The interval solver: ``(fact index, answer, time relation)`` of every co-temporal answer.
 
     ``S2_R1_O1`` asks who else had ``anchor``'s relation to ``anchor.object``; the other triples
@@ -173,8 +187,11 @@ def cotemporal_answers(anchor: Fact, facts: list[Fact], triple: str,
         if rel is None:
             continue
         if triple == "S2_R1_O1":
-            if f.relation == anchor.relation and f.object == anchor.object \
-                    and f.subject != anchor.subject:
+            if (
+                f.relation == anchor.relation
+                and f.object == anchor.object
+                and f.subject != anchor.subject
+            ):
                 out.append((i, f.subject, rel))
         elif f.relation == asked and f.subject == asked_subject and f.object != anchor.object:
             out.append((i, f.object, rel))
@@ -217,8 +234,13 @@ def _word_in(answer: str, text: str) -> bool:
     return re.search(rf"(?<!\w){re.escape(_norm(answer))}(?!\w)", _norm(text)) is not None
 
 
-def match_support(facts: list[str], answers: list[str], triple: str, asked: str | None = None,
-                  question: str | None = None) -> tuple[list[int], str]:
+def match_support(
+    facts: list[str],
+    answers: list[str],
+    triple: str,
+    asked: str | None = None,
+    question: str | None = None,
+) -> tuple[list[int], str]:
     """Indices of the facts that state a gold answer, and the rule used (see module docstring).
 
     With ``asked`` (the question's relation, ``asked_relation``) the ``slot`` rule also requires
@@ -241,11 +263,18 @@ def match_support(facts: list[str], answers: list[str], triple: str, asked: str 
 
     def slot(i: int, a: str) -> bool:
         p = parsed[i]
-        return (p is not None and (asked is None or p.relation == asked)
-                and _norm(p.subject if triple == "S2_R1_O1" else p.object) == _norm(a))
+        return (
+            p is not None
+            and (asked is None or p.relation == asked)
+            and _norm(p.subject if triple == "S2_R1_O1" else p.object) == _norm(a)
+        )
 
-    rules = (("slot", slot), ("word", lambda i, a: _word_in(a, facts[i])),
-             ("substring", lambda i, a: a in facts[i]))
+    rules = (
+        ("slot", slot),
+        ("word", lambda i, a: _word_in(a, facts[i])),
+        ("substring", lambda i, a: a in facts[i]),
+    )
+
     def named(i: int) -> bool:
         p = parsed[i]
         other = p.object if triple == "S2_R1_O1" else p.subject
@@ -296,8 +325,13 @@ def solve_by_time(problem: Problem) -> tuple[list[str], str]:
     """
     facts = [parse_fact(c) for c in problem.context]
     anchor = facts[problem.meta["anchor"]]
-    hits = cotemporal_answers(anchor, [f for f in facts if f], problem.meta["triple_element"],
-                              problem.meta["relation"], problem.meta.get("asked_subject"))
+    hits = cotemporal_answers(
+        anchor,
+        [f for f in facts if f],
+        problem.meta["triple_element"],
+        problem.meta["relation"],
+        problem.meta.get("asked_subject"),
+    )
     return sorted({a for _, a, _ in hits}), label_of([r for _, _, r in hits])
 
 
@@ -315,34 +349,66 @@ def parse_row(obj: object, relation: str, *, file: str, line: int) -> Problem | 
         On a missing/ill-typed field, naming file, line and field.
     """
     if not isinstance(obj, dict):
-        raise DatasetFormatError(file=file, line=line, field="<row>", value=obj,
-                                 fix="Each line of a CoTempQA file is one JSON object.")
+        raise DatasetFormatError(
+            file=file,
+            line=line,
+            field="<row>",
+            value=obj,
+            fix="Each line of a CoTempQA file is one JSON object.",
+        )
     for key, typ in _FIELDS.items():
         if not isinstance(obj.get(key), typ):
-            raise DatasetFormatError(file=file, line=line, field=key, value=obj.get(key),
-                                     fix=f"CoTempQA rows need {key!r} of type {typ.__name__} "
-                                         f"(fields: {list(_FIELDS)}).")
+            raise DatasetFormatError(
+                file=file,
+                line=line,
+                field=key,
+                value=obj.get(key),
+                fix=f"CoTempQA rows need {key!r} of type {typ.__name__} (fields: {list(_FIELDS)}).",
+            )
     if obj["triple_element"] not in TRIPLES:
-        raise DatasetFormatError(file=file, line=line, field="triple_element",
-                                 value=obj["triple_element"], fix=f"Use one of {TRIPLES}.")
+        raise DatasetFormatError(
+            file=file,
+            line=line,
+            field="triple_element",
+            value=obj["triple_element"],
+            fix=f"Use one of {TRIPLES}.",
+        )
     for key in ("facts", "answer"):
         if not obj[key] or not all(isinstance(x, str) and x.strip() for x in obj[key]):
-            raise DatasetFormatError(file=file, line=line, field=key, value=obj[key],
-                                     fix="Give a non-empty list of non-empty strings.")
+            raise DatasetFormatError(
+                file=file,
+                line=line,
+                field=key,
+                value=obj[key],
+                fix="Give a non-empty list of non-empty strings.",
+            )
     asked = asked_relation(obj["question"])
-    support, rule = match_support(obj["facts"], obj["answer"], obj["triple_element"], asked,
-                                  obj["question"])
+    support, rule = match_support(
+        obj["facts"], obj["answer"], obj["triple_element"], asked, obj["question"]
+    )
     if rule != "slot" and asked is not None:  # question wording not understood: any relation
-        support, rule = match_support(obj["facts"], obj["answer"], obj["triple_element"],
-                                      None, obj["question"])
+        support, rule = match_support(
+            obj["facts"], obj["answer"], obj["triple_element"], None, obj["question"]
+        )
     if not support:
         return None
     return Problem(
-        id=f"cotemp-{relation}-{obj['index']:05d}", dataset="cotemp", split="train",
-        question=obj["question"], context=list(obj["facts"]), answers=list(obj["answer"]),
-        label=relation, support=support,
-        meta={"triple_element": obj["triple_element"], "relation": asked,
-              "index": obj["index"], "support_rule": rule, "source_file": Path(file).name})
+        id=f"cotemp-{relation}-{obj['index']:05d}",
+        dataset="cotemp",
+        split="train",
+        question=obj["question"],
+        context=list(obj["facts"]),
+        answers=list(obj["answer"]),
+        label=relation,
+        support=support,
+        meta={
+            "triple_element": obj["triple_element"],
+            "relation": asked,
+            "index": obj["index"],
+            "support_rule": rule,
+            "source_file": Path(file).name,
+        },
+    )
 
 
 def read_relation_file(path: str | Path, relation: str) -> tuple[list[Problem], int]:
@@ -357,8 +423,12 @@ def read_relation_file(path: str | Path, relation: str) -> tuple[list[Problem], 
                 obj = json.loads(raw)
             except json.JSONDecodeError as e:
                 raise DatasetFormatError(
-                    file=str(path), line=n, field="<json>", value=raw.strip()[:80],
-                    fix=f"Not valid JSON ({e.msg}); one object per line.") from None
+                    file=str(path),
+                    line=n,
+                    field="<json>",
+                    value=raw.strip()[:80],
+                    fix=f"Not valid JSON ({e.msg}); one object per line.",
+                ) from None
             p = parse_row(obj, relation, file=str(path), line=n)
             if p is None:
                 skipped += 1
@@ -387,9 +457,14 @@ def load_folder(folder: Path, cfg: DataConfig, seed: int) -> list[Problem]:
                 log.warning("%s: skipped %d problem(s) whose answer matches no fact", path, skipped)
             problems += rows
     if not problems:
-        raise DatasetFormatError(file=str(folder), line=None, field="<files>", value=None,
-                                 fix="Put CoTempQA files named equal.json, overlap.json, "
-                                     "during.json and/or mix.json in this folder.")
+        raise DatasetFormatError(
+            file=str(folder),
+            line=None,
+            field="<files>",
+            value=None,
+            fix="Put CoTempQA files named equal.json, overlap.json, "
+            "during.json and/or mix.json in this folder.",
+        )
     return finish(problems, cfg, seed)
 
 
@@ -397,7 +472,9 @@ def load_hub(cfg: DataConfig, seed: int) -> list[Problem]:  # pragma: no cover -
     """Download the four native files of ``Warrieryes/CotempQA`` and load them (needs network)."""
     from huggingface_hub import hf_hub_download
 
-    paths = [hf_hub_download("Warrieryes/CotempQA", f"{rel}.json", repo_type="dataset")
-             for rel in LABELS["cotemp"]]
+    paths = [
+        hf_hub_download("Warrieryes/CotempQA", f"{rel}.json", repo_type="dataset")
+        for rel in LABELS["cotemp"]
+    ]
     folder = Path(paths[0]).parent
     return load_folder(folder, cfg, seed)

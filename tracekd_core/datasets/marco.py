@@ -77,21 +77,39 @@ def _passages(row: dict[str, Any], where: dict[str, Any]) -> tuple[list[str], li
         sel = [x.get("is_selected") for x in ps]
         urls = [x.get("url", "") for x in ps]
     else:
-        raise DatasetFormatError(**where, field="passages", value=ps,
-                                 fix="Give {is_selected, passage_text, url} lists, or a list of "
-                                     "such objects.")
+        raise DatasetFormatError(
+            **where,
+            field="passages",
+            value=ps,
+            fix="Give {is_selected, passage_text, url} lists, or a list of such objects.",
+        )
     texts, sel = list(texts or []), list(sel or [])
     if not texts or not all(isinstance(t, str) and t.strip() for t in texts):
-        raise DatasetFormatError(**where, field="passages.passage_text", value=texts,
-                                 fix="Give a non-empty list of non-empty passage strings.")
+        raise DatasetFormatError(
+            **where,
+            field="passages.passage_text",
+            value=texts,
+            fix="Give a non-empty list of non-empty passage strings.",
+        )
     if len(sel) != len(texts) or not all(s in (0, 1, True, False) for s in sel):
-        raise DatasetFormatError(**where, field="passages.is_selected", value=sel,
-                                 fix=f"Give one 0/1 flag per passage ({len(texts)} passages).")
+        raise DatasetFormatError(
+            **where,
+            field="passages.is_selected",
+            value=sel,
+            fix=f"Give one 0/1 flag per passage ({len(texts)} passages).",
+        )
     return texts, [int(s) for s in sel], [str(u) for u in (urls or [""] * len(texts))]
 
 
-def row_to_problem(row: dict[str, Any], *, split: str, pid: str | None, support_rule: str,
-                   file: str, line: int | None) -> Problem | str:
+def row_to_problem(
+    row: dict[str, Any],
+    *,
+    split: str,
+    pid: str | None,
+    support_rule: str,
+    file: str,
+    line: int | None,
+) -> Problem | str:
     """One MARCO row -> Problem, or the reason it is skipped (``"no_answer"``, ``"no_selected"``).
 
     Raises
@@ -112,16 +130,22 @@ def row_to_problem(row: dict[str, Any], *, split: str, pid: str | None, support_
     if not isinstance(row, dict):
         raise DatasetFormatError(**where, field="<row>", value=row, fix="Each row is an object.")
     if not isinstance(row.get("query"), str) or not row["query"].strip():
-        raise DatasetFormatError(**where, field="query", value=row.get("query"),
-                                 fix="Give the query text.")
+        raise DatasetFormatError(
+            **where, field="query", value=row.get("query"), fix="Give the query text."
+        )
     qtype = row.get("query_type")
     if not isinstance(qtype, str) or qtype.upper() not in LABELS["marco"]:
-        raise DatasetFormatError(**where, field="query_type", value=qtype,
-                                 fix=f"Use one of {list(LABELS['marco'])} (any case).")
+        raise DatasetFormatError(
+            **where,
+            field="query_type",
+            value=qtype,
+            fix=f"Use one of {list(LABELS['marco'])} (any case).",
+        )
     answers = row.get("answers")
     if not isinstance(answers, list) or not all(isinstance(a, str) for a in answers):
-        raise DatasetFormatError(**where, field="answers", value=answers,
-                                 fix="Give a list of answer strings.")
+        raise DatasetFormatError(
+            **where, field="answers", value=answers, fix="Give a list of answer strings."
+        )
     texts, sel, urls = _passages(row, where)
     answers = [a.strip() for a in answers if a.strip()]
     if not answers or all(a == NO_ANSWER for a in answers):
@@ -135,13 +159,23 @@ def row_to_problem(row: dict[str, Any], *, split: str, pid: str | None, support_
     wf_raw = row.get("wellFormedAnswers")  # HF stores "no well-formed answer" as "[]" strings
     wf = [a for a in wf_raw if isinstance(a, str) and a != "[]"] if isinstance(wf_raw, list) else []
     return Problem(
-        id=pid or f"marco-{row.get('query_id')}", dataset="marco", split=split,
-        question=row["query"].strip(), context=texts, answers=answers, label=qtype.upper(),
+        id=pid or f"marco-{row.get('query_id')}",
+        dataset="marco",
+        split=split,
+        question=row["query"].strip(),
+        context=texts,
+        answers=answers,
+        label=qtype.upper(),
         support=support,
-        meta={"query_type": qtype.upper(), "query_id": row.get("query_id"),
-              "well_formed_answers": wf, "urls": urls,
-              "selected": [i for i, s in enumerate(sel) if s],
-              "support_rule": support_rule})
+        meta={
+            "query_type": qtype.upper(),
+            "query_id": row.get("query_id"),
+            "well_formed_answers": wf,
+            "urls": urls,
+            "selected": [i for i, s in enumerate(sel) if s],
+            "support_rule": support_rule,
+        },
+    )
 
 
 def iter_rows(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -164,11 +198,18 @@ def iter_rows(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
         data = _json(path.read_text(encoding="utf-8"), path, None)
         if isinstance(data, dict) and isinstance(data.get("query"), dict):
             keys = list(data["query"])
-            data = [{f: (col.get(k) if isinstance(col, dict) else None) for f, col in data.items()}
-                    for k in keys]
+            data = [
+                {f: (col.get(k) if isinstance(col, dict) else None) for f, col in data.items()}
+                for k in keys
+            ]
         if not isinstance(data, list):
-            raise DatasetFormatError(file=str(path), line=None, field="<top level>", value=data,
-                                     fix="A .json file holds a list of rows or {field: {id: v}}.")
+            raise DatasetFormatError(
+                file=str(path),
+                line=None,
+                field="<top level>",
+                value=data,
+                fix="A .json file holds a list of rows or {field: {id: v}}.",
+            )
         yield from enumerate(data, start=1)
 
 
@@ -176,24 +217,32 @@ def _json(text: str, path: Path, line: int | None) -> Any:
     try:
         return json.loads(text)
     except json.JSONDecodeError as e:
-        raise DatasetFormatError(file=str(path), line=line, field="<json>", value=text.strip()[:80],
-                                 fix=f"Not valid JSON ({e.msg}).") from None
+        raise DatasetFormatError(
+            file=str(path),
+            line=line,
+            field="<json>",
+            value=text.strip()[:80],
+            fix=f"Not valid JSON ({e.msg}).",
+        ) from None
 
 
 def read_rows(paths: list[Path], split: str, cfg: DataConfig, seed: int) -> list[Problem]:
     """Problems of one split from ``paths``: seeded per-type sample (reference sizes by default)."""
-    return sample_rows(((str(p), n, row) for p in paths for n, row in iter_rows(p)), split, cfg,
-                       seed)
+    return sample_rows(
+        ((str(p), n, row) for p in paths for n, row in iter_rows(p)), split, cfg, seed
+    )
 
 
-def sample_rows(rows: Iterable[tuple[str, int, dict[str, Any]]], split: str, cfg: DataConfig,
-                seed: int) -> list[Problem]:
+def sample_rows(
+    rows: Iterable[tuple[str, int, dict[str, Any]]], split: str, cfg: DataConfig, seed: int
+) -> list[Problem]:
     """Convert ``(file, row number, row)`` triples and sample per query type (seeded)."""
     per_type: dict[str, list[Problem]] = {t: [] for t in LABELS["marco"]}
     skipped: Counter[str] = Counter()
     for file, n, row in tqdm(rows, desc=f"MARCO {split} rows", disable=None):
-        p = row_to_problem(row, split=split, pid=None, support_rule=cfg.marco_support,
-                           file=file, line=n)
+        p = row_to_problem(
+            row, split=split, pid=None, support_rule=cfg.marco_support, file=file, line=n
+        )
         if isinstance(p, str):
             skipped[p] += 1
         else:
@@ -201,8 +250,11 @@ def sample_rows(rows: Iterable[tuple[str, int, dict[str, Any]]], split: str, cfg
     if skipped:
         log.warning("MARCO %s: skipped %s", split, dict(skipped))
     want = cfg.n_train if split == "train" else cfg.n_test
-    counts = (dict.fromkeys(LABELS["marco"], REFERENCE_PER_TYPE[split]) if want is None
-              else allocate(want, LABELS["marco"], cfg.label_weights))
+    counts = (
+        dict.fromkeys(LABELS["marco"], REFERENCE_PER_TYPE[split])
+        if want is None
+        else allocate(want, LABELS["marco"], cfg.label_weights)
+    )
     rng = derive_rng(seed, "marco", split)
     out = []
     for t in LABELS["marco"]:
@@ -215,17 +267,24 @@ def sample_rows(rows: Iterable[tuple[str, int, dict[str, Any]]], split: str, cfg
 
 
 def _files(folder: Path, prefixes: tuple[str, ...]) -> list[Path]:
-    return sorted(p for p in folder.rglob("*") if p.suffix in (".parquet", ".json", ".jsonl")
-                  and p.name.lower().startswith(prefixes))
+    return sorted(
+        p
+        for p in folder.rglob("*")
+        if p.suffix in (".parquet", ".json", ".jsonl") and p.name.lower().startswith(prefixes)
+    )
 
 
 def load_folder(folder: Path, cfg: DataConfig, seed: int) -> list[Problem]:
     """Train from ``train*`` files, test from ``validation*``/``dev*`` files under ``folder``."""
     train_files, test_files = _files(folder, ("train",)), _files(folder, ("validation", "dev"))
     if not train_files and not test_files:
-        raise DatasetFormatError(file=str(folder), line=None, field="<files>", value=None,
-                                 fix="Put MARCO train*.{parquet,json,jsonl} and "
-                                     "validation*/dev* files in this folder.")
+        raise DatasetFormatError(
+            file=str(folder),
+            line=None,
+            field="<files>",
+            value=None,
+            fix="Put MARCO train*.{parquet,json,jsonl} and validation*/dev* files in this folder.",
+        )
     return read_rows(train_files, "train", cfg, seed) + read_rows(test_files, "test", cfg, seed)
 
 
@@ -237,8 +296,7 @@ def load_hub(cfg: DataConfig, seed: int) -> list[Problem]:  # pragma: no cover -
     for hub_split, split in (("train", "train"), ("validation", "test")):
         ds = load_dataset("microsoft/ms_marco", "v2.1", split=hub_split)
         name = f"hub:microsoft/ms_marco/v2.1/{hub_split}"
-        out += sample_rows(((name, n, row) for n, row in enumerate(ds, start=1)), split, cfg,
-                           seed)
+        out += sample_rows(((name, n, row) for n, row in enumerate(ds, start=1)), split, cfg, seed)
     return out
 
 
@@ -247,11 +305,15 @@ def load_hub(cfg: DataConfig, seed: int) -> list[Problem]:  # pragma: no cover -
 _PATTERNS: dict[str, list[tuple[str, str]]] = {
     # (question regex capturing the entity, passage regex template with {e})
     "DESCRIPTION": [(r"what is an? (.+)", r"An? {e} is (an? [^.]+)\.")],
-    "NUMERIC": [(r"what is the population of (.+)", r"{e} has a population of ([\d,]+)"),
-                (r"what year was (.+) founded", r"{e} was founded by .+? in (\d{{4}})")],
+    "NUMERIC": [
+        (r"what is the population of (.+)", r"{e} has a population of ([\d,]+)"),
+        (r"what year was (.+) founded", r"{e} was founded by .+? in (\d{{4}})"),
+    ],
     "ENTITY": [(r"what is the (.+) made of", r"The {e} is made of ([a-z ]+?)(?: and|\.)")],
-    "LOCATION": [(r"where is (.+) located", r"{e} is located in ([A-Z]\w+)"),
-                 (r"where is the headquarters of (.+)", r"{e} has its headquarters in ([A-Z]\w+)")],
+    "LOCATION": [
+        (r"where is (.+) located", r"{e} is located in ([A-Z]\w+)"),
+        (r"where is the headquarters of (.+)", r"{e} has its headquarters in ([A-Z]\w+)"),
+    ],
     "PERSON": [(r"who founded (.+)", r"{e} was founded by ([A-Z]\w+ [A-Z]\w+)")],
 }
 
@@ -276,4 +338,3 @@ def solve(problem: Problem) -> list[str]:
             hit = re.search(p_re.format(e=re.escape(m.group(1))), text)
             return [hit.group(1)] if hit else []
     return []
-

@@ -64,9 +64,11 @@ class DatasetSpec:
             return self.load_hub(cfg, seed)
         folder = Path(cfg.source)
         if not folder.is_dir():
-            raise ConfigError(f"data.source = {cfg.source!r} is not 'synthetic', 'hub' or an "
-                              f"existing folder. Give the folder that holds the native "
-                              f"{self.name} files, or use 'synthetic' (offline default).")
+            raise ConfigError(
+                f"data.source = {cfg.source!r} is not 'synthetic', 'hub' or an "
+                f"existing folder. Give the folder that holds the native "
+                f"{self.name} files, or use 'synthetic' (offline default)."
+            )
         return self.load_folder(folder, cfg, seed)
 
     def sizes(self, cfg: DataConfig) -> tuple[int, int]:
