@@ -9,8 +9,6 @@ the same tables under the reference's trace-scoring rules, a logistic model, and
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -18,6 +16,7 @@ import pandas as pd
 from . import stats
 from .conditions import get_condition
 from .records import read_problems
+from .score import read_predictions
 
 
 def trace_conditions(items: pd.DataFrame) -> list[str]:
@@ -88,8 +87,7 @@ def trace_modes_table(cells: pd.DataFrame) -> pd.DataFrame:
         if not get_condition(cell.condition).has_trace:
             continue
         problems = [p for p in read_problems(cell.problems) if p.split == "test"]
-        with open(cell.predictions, encoding="utf-8") as fh:
-            preds = [json.loads(line) for line in fh if line.strip()]
+        preds = read_predictions(cell.predictions)
         for mode in ("strict", "reference"):
             items = score_items(problems, preds, trace_scoring=mode)
             t = stats.two_by_two(items, "trace")
@@ -155,9 +153,7 @@ def generation_health(cells: pd.DataFrame) -> pd.DataFrame:
     """How many outputs of each cell hit ``max_new_tokens`` (from the predictions files)."""
     rows = []
     for cell in cells.itertuples():
-        path = Path(cell.predictions)
-        with path.open(encoding="utf-8") as fh:
-            preds = [json.loads(line) for line in fh if line.strip()]
+        preds = list(read_predictions(cell.predictions).values())
         rows.append(
             {
                 "dataset": cell.dataset,

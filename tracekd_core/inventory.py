@@ -13,7 +13,10 @@ from typing import Any
 
 import pandas as pd
 
-from .records import Problem, read_problems
+from .corrupt import check_corrupted as check_one
+from .decompose import StatedTrace
+from .errors import TraceFormatError
+from .records import Problem, iter_jsonl, read_problems
 
 
 def load_problems(cells: pd.DataFrame) -> pd.DataFrame:
@@ -50,8 +53,7 @@ def context_stats(problems: pd.DataFrame) -> pd.DataFrame:
 
 
 def _read_jsonl(path: str | Path) -> list[dict[str, Any]]:
-    with open(path, encoding="utf-8") as fh:
-        return [json.loads(line) for line in fh if line.strip()]
+    return [obj for _, obj in iter_jsonl(path)]
 
 
 def _sft_files(cells: pd.DataFrame) -> pd.DataFrame:
@@ -87,8 +89,8 @@ def check_corrupted(problems: dict[str, Problem], records: list[dict[str, Any]])
     """Shares of SFT records whose trace is wrong at each step and whose answer is kept.
 
     A record's ``trace`` field states what the trace says; it is compared with the problem's
-    gold label and support. ``wrong_at_corrupted_step`` is 1.0 when every record is wrong at
-    the step its corruption targets (label, retrieval or both).
+    gold label and support. ``wrong_at_corrupted_step`` is the share that passes
+    ``corrupt.check_corrupted`` (wrong at every step the corruption targets, gold elsewhere).
 
     Examples
     --------
@@ -102,12 +104,14 @@ def check_corrupted(problems: dict[str, Problem], records: list[dict[str, Any]])
     n = label_wrong = retr_wrong = step_wrong = kept = 0
     for rec in records:
         p = problems[rec["id"]]
-        tr = rec["trace"]
-        lw = tr.get("label") != p.label
-        stated = tr.get("support_text") or []
-        rw = sorted(stated) != sorted(p.support_text)
-        target = rec.get("corruption") or "both"
-        wrong = {"label": lw, "retrieval": rw, "swap": rw, "both": lw and rw}.get(target, lw or rw)
+        tr = StatedTrace(**rec["trace"])
+        lw = tr.label != p.label
+        rw = tr.support_text is None or set(tr.support_text) != set(p.support_text)
+        try:
+            check_one(p, tr, rec.get("corruption") or "both")
+            wrong = True
+        except TraceFormatError:
+            wrong = False
         n += 1
         label_wrong += lw
         retr_wrong += rw

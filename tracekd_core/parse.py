@@ -215,6 +215,19 @@ def _split_answer(rest: str, issues: list[str]) -> tuple[str | None, bool]:
     return rest.strip(), False
 
 
+def _untraced(answer: str, irregular: bool, issues: list[str]) -> ParsedOutput:
+    """An output with an answer but no trace (vanilla or direct prompting, or an empty think)."""
+    return ParsedOutput(
+        None,
+        None,
+        None,
+        answer,
+        _answer_items(answer),
+        "malformed" if irregular else "no_trace",
+        issues,
+    )
+
+
 def parse_reference(text: str, dataset: str) -> ParsedOutput:
     """Parse a raw generation in the reference trace format (registered as ``"reference"``).
 
@@ -256,15 +269,7 @@ def parse_reference(text: str, dataset: str) -> ParsedOutput:
         answer, irregular = _split_answer(s, issues)
         if not answer:
             return ParsedOutput(None, None, None, None, None, "no_answer", issues)
-        return ParsedOutput(
-            None,
-            None,
-            None,
-            answer,
-            _answer_items(answer),
-            "malformed" if irregular else "no_trace",
-            issues,
-        )
+        return _untraced(answer, irregular, issues)
     irregular = False
     if n_open > 1:
         issues.append("doubled_think")
@@ -296,15 +301,7 @@ def parse_reference(text: str, dataset: str) -> ParsedOutput:
         # Qwen's empty think block of a vanilla target: no trace at all.
         if not answer:
             return ParsedOutput(None, None, None, None, None, "no_answer", issues)
-        return ParsedOutput(
-            None,
-            None,
-            None,
-            answer,
-            _answer_items(answer),
-            "malformed" if irregular else "no_trace",
-            issues,
-        )
+        return _untraced(answer, irregular, issues)
     label, retrieval = parse_trace(trace, dataset)
     if not answer:
         return ParsedOutput(

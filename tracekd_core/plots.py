@@ -13,6 +13,8 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
+from .stats import wilson_ci
+
 sns.set_theme(style="whitegrid", context="notebook")
 
 CONDITION_ORDER = [
@@ -53,8 +55,6 @@ def accuracy_bars(
         t = table[table[col] == c]
         order = _order(t[x])
         g = t.groupby(x).agg(k=("k", "sum"), n=("n", "sum"), rate=("rate", "mean")).reindex(order)
-        from .stats import wilson_ci
-
         ci = np.array([wilson_ci(int(k), int(n)) for k, n in zip(g["k"], g["n"], strict=True)])
         pos = np.arange(len(order))
         ax.bar(pos, g["rate"], color=sns.color_palette("deep", len(order)), alpha=0.8)

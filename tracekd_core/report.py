@@ -18,6 +18,7 @@ import pandas as pd
 from . import runio, stats
 from .conditions import get_condition
 from .config import load_profile
+from .records import iter_jsonl
 
 
 def build_stamp(profile: str) -> str:
@@ -41,16 +42,11 @@ def load_grid(profile: str, root: str | Path = ".") -> tuple[dict[str, Any], pd.
     return index, cells
 
 
-def _read_jsonl(path: str | Path) -> list[dict[str, Any]]:
-    with open(path, encoding="utf-8") as fh:
-        return [json.loads(line) for line in fh if line.strip()]
-
-
 def load_items(cells: pd.DataFrame) -> pd.DataFrame:
     """All scored items of the grid, one row per (cell, problem), with cell columns attached."""
     frames = []
     for cell in cells.itertuples():
-        items = pd.DataFrame(_read_jsonl(Path(cell.score_dir) / "items.jsonl"))
+        items = pd.DataFrame(obj for _, obj in iter_jsonl(Path(cell.score_dir) / "items.jsonl"))
         items["dataset"] = cell.dataset
         items["student"] = cell.student
         items["condition"] = cell.condition
