@@ -26,9 +26,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from . import runio
+from . import flops, runio
 from .config import DataConfig, GenerateConfig, TrainConfig
-from .students import DEFAULT_CACHE_DIR, resolve_dtype
+from .flops import matmul_peak
+from .students import DEFAULT_CACHE_DIR, load_student, resolve_dtype
 
 log = logging.getLogger(__name__)
 
@@ -52,29 +53,6 @@ def bench_data(root: str | Path = BENCH_ROOT, n_train: int = 256, n_test: int = 
     return path, test
 
 
-def matmul_peak(dtype: str, n: int = 2048, reps: int = 3) -> float:
-    """Best-of-``reps`` dense ``n x n`` matmul throughput (GFLOP/s) with the current threads."""
-    import torch
-
-    a = torch.randn(n, n, dtype=getattr(torch, dtype))
-    b = torch.randn(n, n, dtype=getattr(torch, dtype))
-    a @ b
-    best = float("inf")
-    for _ in range(reps):
-        t = time.perf_counter()
-        a @ b
-        best = min(best, time.perf_counter() - t)
-    return 2 * n**3 / best / 1e9
-
-
-def body_params(model: Any) -> int:
-    """Parameters of the matmuls every token goes through (no embeddings, no LM head)."""
-    base = model.get_base_model() if hasattr(model, "get_base_model") else model
-    dec = base.get_decoder()
-    emb = dec.get_input_embeddings().weight.numel()
-    return sum(p.numel() for n, p in dec.named_parameters() if "lora_" not in n) - emb
-
-
 def _time_conversion(threads: int) -> dict[str, float]:
     """Convert the embedded GGUF into a scratch cache and load it back (cold numbers)."""
     import torch
@@ -95,7 +73,14 @@ def _time_conversion(threads: int) -> dict[str, float]:
 
 
 def _reference_trainer(cfg: TrainConfig, sft_path: Path, seed: int, workdir: Path):
-    """The reference recipe: TRL SFTTrainer on the rendered chat, whole-text loss."""
+    """The fair baseline: TRL ``SFTTrainer`` with its own completion-only loss.
+
+    The same chat rendering as ours, given to TRL as a conversational prompt-completion dataset
+    (``prompt`` = system + user turns, ``completion`` = the assistant turn), so TRL's
+    ``completion_only_loss`` supervises exactly the assistant trace + answer, as our loop does.
+    Same student, dtype, LoRA config (``train._lora_config``), lr schedule, batch and steps; no
+    gradient checkpointing (ours does not checkpoint either), pad to the longest in the batch.
+    """
     from datasets import Dataset
     from trl import SFTConfig, SFTTrainer
 
@@ -106,7 +91,9 @@ def _reference_trainer(cfg: TrainConfig, sft_path: Path, seed: int, workdir: Pat
     dtype = resolve_dtype(cfg.dtype)
     model, tok = load_student(cfg.student, quant=cfg.quant, dtype=dtype)
     tok.padding_side = "right"
-    ds = Dataset.from_list([{"messages": r["messages"]} for r in read_sft(sft_path)])
+    rows = [
+        {"prompt": r["messages"][:-1], "completion": r["messages"][-1:]} for r in read_sft(sft_path)
+    ]
     args = SFTConfig(
         output_dir=str(workdir),
         per_device_train_batch_size=cfg.batch_size,
@@ -115,16 +102,17 @@ def _reference_trainer(cfg: TrainConfig, sft_path: Path, seed: int, workdir: Pat
         learning_rate=cfg.lr,
         lr_scheduler_type="cosine",
         warmup_steps=math.ceil(cfg.warmup_ratio * (cfg.max_steps or 1)),
+        weight_decay=0.0,
         logging_steps=1,
         save_strategy="no",
         report_to=[],
         use_cpu=True,
         bf16=dtype == "bfloat16",
-        gradient_checkpointing=True,
-        max_length=1024,
+        gradient_checkpointing=False,
+        max_length=cfg.max_length,
         packing=False,
         padding_free=False,
-        assistant_only_loss=False,
+        completion_only_loss=True,
         seed=seed,
         data_seed=seed,
         include_num_input_tokens_seen="non_padding",
@@ -134,7 +122,7 @@ def _reference_trainer(cfg: TrainConfig, sft_path: Path, seed: int, workdir: Pat
     return SFTTrainer(
         model=model,
         args=args,
-        train_dataset=ds,
+        train_dataset=Dataset.from_list(rows),
         processing_class=tok,
         peft_config=_lora_config(cfg),
     )
@@ -142,7 +130,7 @@ def _reference_trainer(cfg: TrainConfig, sft_path: Path, seed: int, workdir: Pat
 
 def bench_train(
     *,
-    steps: int = 2,
+    steps: int = 16,
     out: str | Path = BENCH_ROOT / "train.json",
     threads: int = 2,
     dtype: str = "auto",
@@ -150,24 +138,45 @@ def bench_train(
     ref_dtype: str | None = None,
     seed: int = 0,
     conversion: bool = True,
-    student: str = "smollm2-135m",
+    profile: str = "default",
 ) -> dict[str, Any]:
-    """Ours vs the reference recipe for ``steps`` optimiser steps; prints a table, writes JSON.
+    """Ours vs TRL ``SFTTrainer`` (completion-only loss) on the same data; prints, writes JSON.
 
-    The JSON is written after each contender, so a crash keeps the finished measurements.
+    Both train the ``profile``'s student with its LoRA config, lr, warm-up and micro-batch for
+    ``steps`` optimiser steps over exactly ``steps * batch_size`` CoTemp-style correct-trace
+    examples (one epoch: both see every example once, in their own order), so both do the same
+    model FLOPs (``flops.lora_train_flops``) and MFU ratios equal speed ratios. The matmul peak
+    is measured in the same process and dtype. The JSON is written after each contender, so a
+    crash keeps the finished measurements.
     """
     import torch
 
-    from .students import load_student
-    from .train import train
+    from .config import load_profile
+    from .train import encode_sft, train
 
     torch.set_num_threads(threads)
-    sft_path, _ = bench_data()
+    prof = load_profile(profile)
+    base = prof.train
+    n_ex = steps * base.batch_size * base.grad_accum
+    sft_path, _ = bench_data(n_train=n_ex)
+    cfg = base.model_copy(
+        update={
+            "quant": quant,
+            "dtype": dtype,
+            "max_steps": steps,
+            "epochs": 1,
+            "save_steps": 10**6,
+            "num_threads": threads,
+        }
+    )
     res: dict[str, Any] = {
-        "student": student,
+        "profile": profile,
+        "student": cfg.student,
         "threads": threads,
         "steps": steps,
-        "examples_per_step": 16,
+        "examples": n_ex,
+        "batch_size": cfg.batch_size,
+        "lora": {"r": cfg.lora_r, "alpha": cfg.lora_alpha, "dropout": cfg.lora_dropout},
         "dtype": resolve_dtype(dtype),
         "ref_dtype": resolve_dtype(ref_dtype or dtype),
         "quant": quant,
@@ -176,75 +185,88 @@ def bench_train(
     }
     if conversion:
         res["embedded"] = _time_conversion(threads)
-    res["peak_gflops"] = {
-        "float32": matmul_peak("float32"),
-        "bfloat16": matmul_peak("bfloat16", 1024),
+    res["peak_gflops"] = {dt: matmul_peak(dt) for dt in ("float32", "bfloat16")}
+    model, tok = load_student(cfg.student, dtype=res["dtype"])
+    res["dims"] = dims = flops.dims(model)
+    from .sft import read_sft
+    from .students import resolve_spec
+
+    data = encode_sft(read_sft(sft_path), tok, cfg, resolve_spec(cfg.student).template_kwargs)
+    task_flops = flops.lora_train_flops(dims, [len(e) for e in data.examples], data.n_supervised)
+    res["task"] = {
+        "tokens": data.n_tokens,
+        "supervised_tokens": data.n_supervised,
+        "model_flops": task_flops,
     }
-    model, _ = load_student(student, dtype=res["dtype"])
-    res["body_params"] = n_body = body_params(model)
     del model
-    cfg = TrainConfig(
-        student=student,
-        quant=quant,
-        dtype=dtype,
-        max_steps=steps,
-        save_steps=10**6,
-        num_threads=threads,
-    )
     scratch = Path(tempfile.mkdtemp(prefix="tracekd-bench-"))
     try:
         d = train(cfg, sft_path, runs_root=scratch / "ours", seed=seed)
         man = json.loads((d / "manifest.json").read_text())
         t = man["timings"]
-        res["ours"] = ours = {
-            "wall_s": t["train_s"],
-            "tokens": t["tokens_per_s"] * t["train_s"],
-            "tokens_per_s": t["tokens_per_s"],
-            "supervised_share": man["supervised_share"],
-            "final_loss": man["final_loss"],
-        }
-        ours["mfu"] = 4 * n_body * ours["tokens_per_s"] / (res["peak_gflops"][res["dtype"]] * 1e9)
+        losses = [json.loads(x)["loss"] for x in (d / "loss.jsonl").read_text().splitlines()]
+        res["ours"] = ours = _contender(t["train_s"], data.n_tokens, task_flops, losses)
+        ours["mfu"] = ours["model_gflops_per_s"] / res["peak_gflops"][res["dtype"]]
         runio.atomic_write_json(out, res)
         ref_cfg = cfg.model_copy(update={"dtype": ref_dtype or dtype})
         trainer = _reference_trainer(ref_cfg, sft_path, seed, scratch / "ref")
         t0 = time.perf_counter()
         trainer.train()
         wall = time.perf_counter() - t0
-        n_tok = int(trainer.state.num_input_tokens_seen)
-        losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
-        res["reference"] = ref = {
-            "wall_s": wall,
-            "tokens": n_tok,
-            "tokens_per_s": n_tok / wall,
-            "final_loss": losses[-1] if losses else None,
-            "gradient_checkpointing": True,
-        }
-        ref["mfu"] = 4 * n_body * ref["tokens_per_s"] / (res["peak_gflops"][res["ref_dtype"]] * 1e9)
+        ref_losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
+        res["reference"] = ref = _contender(wall, data.n_tokens, task_flops, ref_losses)
+        ref["tokens_seen_by_trl"] = int(trainer.state.num_input_tokens_seen)
+        ref["mfu"] = ref["model_gflops_per_s"] / res["peak_gflops"][res["ref_dtype"]]
         del trainer
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     res["speedup_tokens_per_s"] = ours["tokens_per_s"] / ref["tokens_per_s"]
-    res["speedup_wall"] = ref["wall_s"] / ours["wall_s"]
+    res["loss_agreement"] = _loss_agreement(ours["losses"], ref["losses"])
     runio.atomic_write_json(out, res)
     print(
         _table(
-            [("ours (completion loss, grouped)", ours), ("reference (TRL SFTTrainer)", ref)],
-            ["wall_s", "tokens", "tokens_per_s", "mfu"],
+            [("ours (tracekd train)", ours), ("TRL SFTTrainer, completion-only", ref)],
+            ["wall_s", "tokens_per_s", "model_gflops_per_s", "mfu", "mean_loss_last_quarter"],
         )
     )
     print(
-        f"speedup: {res['speedup_tokens_per_s']:.2f}x tokens/s, {res['speedup_wall']:.2f}x wall "
-        f"| peak GFLOP/s fp32 {res['peak_gflops']['float32']:.0f}, "
-        f"bf16 {res['peak_gflops']['bfloat16']:.0f}"
-        + (
-            f" | embedded conversion {res['embedded']['conversion_s']:.1f} s, load "
-            f"{res['embedded']['load_s']:.2f} s"
-            if conversion
-            else ""
-        )
-        + f"\n-> {out}"
+        f"speedup: {res['speedup_tokens_per_s']:.2f}x tokens/s | loss curves: "
+        f"{res['loss_agreement']} | peak GFLOP/s fp32 {res['peak_gflops']['float32']:.0f}, "
+        f"bf16 {res['peak_gflops']['bfloat16']:.0f} ({res['dtype']})\n-> {out}"
     )
     return res
+
+
+def _contender(wall: float, tokens: int, task_flops: float, losses: list[float]) -> dict:
+    q = max(1, len(losses) // 4)
+    return {
+        "wall_s": wall,
+        "tokens_per_s": tokens / wall,
+        "model_gflops_per_s": task_flops / wall / 1e9,
+        "losses": losses,
+        "mean_loss_last_quarter": sum(losses[-q:]) / q if losses else float("nan"),
+    }
+
+
+def _loss_agreement(a: list[float], b: list[float]) -> dict[str, float]:
+    """How close two loss curves of the same length are (different example orders).
+
+    Examples
+    --------
+    >>> _loss_agreement([2.0, 1.0, 0.5, 0.4], [2.2, 1.1, 0.5, 0.4])["first_to_last_drop_ratio"]
+    0.889
+    """
+    n = min(len(a), len(b))
+    q = max(1, n // 4)
+    mean = lambda x: sum(x) / len(x)  # noqa: E731
+    drop_a = mean(a[:q]) - mean(a[n - q : n])
+    drop_b = mean(b[:q]) - mean(b[n - q : n])
+    return {
+        "steps": n,
+        "last_quarter_ours": round(mean(a[n - q : n]), 4),
+        "last_quarter_trl": round(mean(b[n - q : n]), 4),
+        "first_to_last_drop_ratio": round(drop_a / drop_b, 3) if drop_b else float("nan"),
+    }
 
 
 def bench_generate(

@@ -95,7 +95,7 @@ class TrainConfig(_Frozen):
         1024, ge=16, description="Max tokens per example (longer are cut; counted)."
     )
     dtype: Literal["bfloat16", "float32", "float16", "auto"] = Field(
-        "bfloat16",
+        "auto",
         description="Compute dtype; auto = bfloat16 where bf16 matmuls are native (CUDA, "
         "AVX512-BF16/AMX CPUs), else float32 (bf16 is ~5x slower than fp32 on AVX2-only CPUs).",
     )

@@ -187,7 +187,37 @@ def load_for_generation(
 def generate_batch(
     model: Any, tok: Any, prompts: list[list[int]], cfg: GenerateConfig, seed: int = 0
 ) -> list[dict[str, Any]]:
-    """Generate for token-id prompts in one left-padded batch; one result dict per prompt."""
+    """Generate for token-id prompts as one batch; one result dict per prompt.
+
+    Greedy decoding (the default) runs ``decode.greedy_decode``: the batch's longest common token
+    prefix is computed once and its KV cache shared, and finished rows leave the batch. Sampling
+    (``cfg.do_sample``) goes through ``model.generate`` with left padding and a per-batch seed.
+    """
+    end_ids = {tok.pad_token_id, tok.eos_token_id} - {None}
+    if not cfg.do_sample:
+        from .decode import greedy_decode
+
+        window = len(tok(cfg.stop, add_special_tokens=False)["input_ids"]) + 2 if cfg.stop else 0
+
+        def is_stopped(ids: list[int]) -> bool:
+            return cfg.stop in tok.decode(ids[-window:], skip_special_tokens=True)
+
+        new, _ = greedy_decode(
+            model,
+            prompts,
+            max_new_tokens=cfg.max_new_tokens,
+            pad_id=tok.pad_token_id,
+            end_ids=end_ids,
+            is_stopped=is_stopped if cfg.stop else None,
+        )
+        return [finish_output(ids, tok, cfg.stop, end_ids, cfg.max_new_tokens) for ids in new]
+    return _sample_batch(model, tok, prompts, cfg, seed, end_ids)
+
+
+def _sample_batch(
+    model: Any, tok: Any, prompts: list[list[int]], cfg: GenerateConfig, seed: int, end_ids
+) -> list[dict[str, Any]]:
+    """Sampled decoding through ``model.generate`` (left-padded batch, seeded per batch)."""
     import torch
     from transformers import StoppingCriteriaList
 
@@ -195,8 +225,7 @@ def generate_batch(
     pad = tok.pad_token_id
     ids = torch.tensor([[pad] * (n - len(p)) + p for p in prompts])
     mask = torch.tensor([[0] * (n - len(p)) + [1] * len(p) for p in prompts])
-    if cfg.do_sample:
-        torch.manual_seed(derive_seed(seed, "generate", prompts[0][-8:]))
+    torch.manual_seed(derive_seed(seed, "generate", prompts[0][-8:]))
     stops = StoppingCriteriaList([StopOnText(tok, cfg.stop, n)] if cfg.stop else [])
     with torch.inference_mode():
         out = model.generate(
@@ -205,7 +234,6 @@ def generate_batch(
             stopping_criteria=stops,
             generation_config=decoding_config(cfg, tok),
         )
-    end_ids = {tok.pad_token_id, tok.eos_token_id} - {None}
     return [
         finish_output(row[n:].tolist(), tok, cfg.stop, end_ids, cfg.max_new_tokens) for row in out
     ]
@@ -272,6 +300,9 @@ def generate(
     t0 = time.perf_counter()
     timings: dict[str, float] = {}
     if todo:
+        from .cpu import tune_process
+
+        tune_process()
         dtype = resolve_dtype(cfg.dtype)
         model, tok = load_for_generation(
             student, adapter=adapter, quant=quant, dtype=dtype, cache_dir=cache_dir

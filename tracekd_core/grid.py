@@ -30,7 +30,15 @@ log = logging.getLogger(__name__)
 
 DATA_MODULES = ("records", "datasets", "seeding")
 TRACE_MODULES = ("records", "prompts", "decompose", "corrupt", "seeding")
-GENERATE_MODULES = ("records", "prompts", "students", "render", "generate")
+GENERATE_MODULES = (
+    "records",
+    "prompts",
+    "students",
+    "render",
+    "generate",
+    "decode",
+    "decode_cache",
+)
 SCORE_MODULES = ("records", "parse", "score", "stats")
 
 

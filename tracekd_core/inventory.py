@@ -211,3 +211,191 @@ def manifest_table(cells: pd.DataFrame) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(rows)
+
+
+def _gen_manifest(predictions: str | None) -> dict[str, Any]:
+    if not predictions or (isinstance(predictions, float) and pd.isna(predictions)):
+        return {}
+    path = Path(predictions).with_suffix(".manifest.json")
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def cell_costs(cells: pd.DataFrame) -> pd.DataFrame:
+    """Compute per cell: training tokens, steps and seconds, generation problems and seconds.
+
+    Read from the train and generate manifests, so the numbers are those of the runs that did
+    the work (a resumed run adds its sessions; a skipped cell keeps its original timings).
+    """
+    rows = []
+    for cell in cells.itertuples():
+        train_dir = getattr(cell, "train_dir", None)
+        m = _manifest(train_dir) if isinstance(train_dir, str) else {}
+        t = m.get("timings") or {}
+        g = _gen_manifest(getattr(cell, "predictions", None))
+        sessions = g.get("sessions") or []
+        rows.append(
+            {
+                "dataset": cell.dataset,
+                "condition": cell.condition,
+                "seed": None if pd.isna(cell.seed) else int(cell.seed),
+                "train_examples": m.get("n_examples"),
+                "train_tokens": m.get("n_tokens"),
+                "supervised_tokens": m.get("n_supervised_tokens"),
+                "steps": m.get("steps"),
+                "train_s": t.get("total_s"),
+                "tokens_per_s": t.get("tokens_per_s"),
+                "model_gflops_per_s": t.get("model_gflops_per_s"),
+                "test_problems": g.get("n_problems"),
+                "generate_s": sum(s.get("generate_s", 0.0) + s.get("load_s", 0.0) for s in sessions)
+                if sessions
+                else None,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def sizing_table(cells: pd.DataFrame) -> pd.DataFrame:
+    """Chapter 2's sizing rationale: per dataset x condition, what one cell costs (seed mean).
+
+    Examples per cell, tokens per cell (all / supervised), optimiser steps, training seconds,
+    training tokens/s, test problems and generation seconds per cell, and the number of cells.
+    """
+    c = cell_costs(cells)
+    agg = c.groupby(["dataset", "condition"], sort=False).agg(
+        cells=("condition", "size"),
+        examples=("train_examples", "mean"),
+        tokens=("train_tokens", "mean"),
+        supervised_tokens=("supervised_tokens", "mean"),
+        steps=("steps", "mean"),
+        train_s=("train_s", "mean"),
+        tokens_per_s=("tokens_per_s", "mean"),
+        test_problems=("test_problems", "mean"),
+        generate_s=("generate_s", "mean"),
+    )
+    return agg.reset_index()
+
+
+def machine_table(cells: pd.DataFrame) -> pd.DataFrame:
+    """The machine the grid ran on, from the manifests: CPU, bf16 capability, dtype, threads.
+
+    One row per distinct (cpu, capability, dtype, threads) combination: more than one row means
+    the cells of this grid did not all run under the same settings.
+    """
+    rows = []
+    for cell in cells.itertuples():
+        train_dir = getattr(cell, "train_dir", None)
+        m = _manifest(train_dir) if isinstance(train_dir, str) else {}
+        if not m:
+            m = _gen_manifest(getattr(cell, "predictions", None))
+        cpu = m.get("cpu") or {}
+        rows.append(
+            {
+                "cpu": cpu.get("cpu"),
+                "bf16_capability": cpu.get("bf16_capability"),
+                "torch_cpu_capability": cpu.get("torch_cpu_capability"),
+                "cores": cpu.get("cores"),
+                "torch_threads": m.get("torch_threads", cpu.get("torch_threads")),
+                "dtype": m.get("dtype"),
+                "device": m.get("device"),
+            }
+        )
+    df = pd.DataFrame(rows)
+    if df.empty:
+        return df
+    keys = list(df.columns)
+    return df.fillna("-").groupby(keys).size().rename("cells").reset_index()
+
+
+def time_breakdown(index: dict[str, Any], cells: pd.DataFrame, notebooks_s: dict[str, float]):
+    """Where the build's time went: training, generation, the rest of the grid, notebooks.
+
+    ``notebooks_s`` maps notebook name -> execution seconds (``runs/<profile>/notebooks/
+    timings.json``, written by ``tracekd run``). Returns a table with seconds and shares.
+    """
+    c = cell_costs(cells)
+    train = float(c["train_s"].fillna(0).sum())
+    gen = float(c["generate_s"].fillna(0).sum())
+    grid = float(index.get("compute_seconds") or index.get("wall_seconds") or 0.0)
+    nb = float(sum(notebooks_s.values()))
+    rows = [
+        ("training", train),
+        ("generation", gen),
+        ("data, scoring and other grid work", max(0.0, grid - train - gen)),
+        ("notebooks (executed before this page)", nb),
+    ]
+    df = pd.DataFrame(rows, columns=["stage", "seconds"])
+    total = df["seconds"].sum()
+    df["share"] = df["seconds"] / total if total else 0.0
+    df.loc[len(df)] = ["total", total, 1.0 if total else 0.0]
+    df["minutes"] = df["seconds"] / 60
+    return df
+
+
+def notebook_timings(profile: str, root: str | Path = ".", runs_root: str = "runs") -> dict:
+    """Execution seconds per notebook recorded by the last ``tracekd run`` (may be empty)."""
+    path = Path(root) / runs_root / profile / "notebooks" / "timings.json"
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def machine_markdown(machine: pd.DataFrame, breakdown: pd.DataFrame) -> str:
+    """One paragraph for the findings page: the machine, dtype, threads and where time went."""
+    if machine.empty:
+        return "No run manifests found: the machine this grid ran on is unknown."
+    m = machine.sort_values("cells", ascending=False).iloc[0]
+    parts = {r.stage: r.seconds for r in breakdown.itertuples()}
+    total = parts.get("total", 0.0)
+    mixed = (
+        f" **Warning:** the cells ran under {len(machine)} different machine/dtype settings."
+        if len(machine) > 1
+        else ""
+    )
+    return (
+        f"This build ran on **{m['cpu']}** ({m['cores']} cores; bf16 capability "
+        f"`{m['bf16_capability']}`, torch CPU capability `{m['torch_cpu_capability']}`) in "
+        f"**{m['dtype']}** with {m['torch_threads']} torch threads.{mixed} Its compute took "
+        f"{total / 60:.1f} min: training {parts.get('training', 0) / 60:.1f} min, generation "
+        f"{parts.get('generation', 0) / 60:.1f} min, other grid work "
+        f"{parts.get('data, scoring and other grid work', 0) / 60:.1f} min and the other "
+        f"notebooks {parts.get('notebooks (executed before this page)', 0) / 60:.1f} min "
+        "(the Jupyter Book build itself is not included)."
+    )
+
+
+def study_bars(items: pd.DataFrame) -> pd.DataFrame:
+    """Per dataset x condition: share of outputs with a parseable trace and answer (``ok``;
+    empty for conditions that emit no trace),
+    answer accuracy (mean over seeds, with its seed range) and the direct-prompting accuracy on
+    the same problems; ``beats_direct`` compares the seed mean with it.
+    """
+    if items.empty:
+        return pd.DataFrame()
+    per_seed = (
+        items.groupby(["dataset", "condition", "seed"], sort=False)
+        .agg(
+            n=("id", "size"),
+            ok=("status", lambda s: float((s == "ok").mean())),
+            accuracy=("answer_correct", "mean"),
+        )
+        .reset_index()
+    )
+    out = (
+        per_seed.groupby(["dataset", "condition"], sort=False)
+        .agg(
+            seeds=("seed", "nunique"),
+            n_per_seed=("n", "max"),
+            ok_share=("ok", "mean"),
+            accuracy=("accuracy", "mean"),
+            accuracy_min=("accuracy", "min"),
+            accuracy_max=("accuracy", "max"),
+        )
+        .reset_index()
+    )
+    from .conditions import get_condition
+
+    traced = out["condition"].map(lambda c: get_condition(c).kind not in (None, "none"))
+    out["ok_share"] = out["ok_share"].where(traced)  # no trace asked for: not applicable
+    direct = out[out["condition"] == "direct"].set_index("dataset")["accuracy"]
+    out["direct_accuracy"] = out["dataset"].map(direct)
+    out["beats_direct"] = out["accuracy"] > out["direct_accuracy"]
+    out.loc[out["condition"] == "direct", "beats_direct"] = pd.NA
+    return out

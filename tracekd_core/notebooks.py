@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import shutil
+import time
 from pathlib import Path
 
 from . import runio
@@ -68,7 +69,13 @@ def run_notebooks(
     book_nb = book_nb / "notebooks"
     book_nb.mkdir(parents=True, exist_ok=True)
     executed = []
-    for nb in sorted((root / "notebooks").glob("[0-9][0-9]_*.ipynb")):
+    timings_path = out_dir / "timings.json"
+    timings = json.loads(timings_path.read_text()) if timings_path.exists() else {}
+    # the findings page (00_*) runs last: it reports the other notebooks' execution times
+    for nb in sorted(
+        (root / "notebooks").glob("[0-9][0-9]_*.ipynb"),
+        key=lambda p: (p.name.startswith("00_"), p.name),
+    ):
         out = out_dir / nb.name
         key = runio.stable_hash(
             {"nb": runio.file_sha256(nb), "grid": grid_fp, "code": code_fp, "profile": profile}
@@ -79,6 +86,7 @@ def run_notebooks(
         else:
             log.info("executing %s", nb.name)
             out.parent.mkdir(parents=True, exist_ok=True)
+            t0 = time.perf_counter()
             try:
                 pm.execute_notebook(
                     str(nb),
@@ -94,6 +102,8 @@ def run_notebooks(
                     f"notebook {nb.name} failed in cell {e.exec_count} ({e.ename}: {e.evalue}); "
                     f"the executed copy with the traceback is {out}"
                 ) from None
+            timings[nb.stem] = round(time.perf_counter() - t0, 1)
+            runio.atomic_write_json(timings_path, timings)
             runio.atomic_write_text(key_file, key + "\n")
         shutil.copy2(out, book_nb / nb.name)
         executed.append(out)

@@ -215,12 +215,19 @@ def base_manifest(
         "python": platform.python_version(),
         "platform": platform.platform(),
         "device": device,
+        "cpu": _cpu_description(),
         "dtype": dtype,
         "seed": seed,
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
     man.update(extra or {})
     return man
+
+
+def _cpu_description() -> dict[str, Any]:
+    from .cpu import describe
+
+    return describe()
 
 
 def write_manifest(d: str | Path, manifest: dict[str, Any]) -> Path:

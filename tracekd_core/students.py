@@ -283,10 +283,11 @@ def nf4_config(dtype: str = "bfloat16"):
 
 
 def resolve_dtype(dtype: str) -> str:
-    """``auto`` -> ``bfloat16`` where bf16 matmuls are native, else ``float32``.
+    """``auto`` -> the dtype this machine computes fastest in (``cpu.probe_dtype``).
 
-    Native means a CUDA device or a CPU with AVX512-BF16 / AMX-BF16. On AVX2-only CPUs torch
-    emulates bf16 matmuls, which measured ~5x *slower* than float32 (``tracekd bench train``).
+    ``bfloat16`` on CUDA and on CPUs where bf16 matmuls are native (AVX512-BF16 / AMX) and a
+    matmul probe confirms it; ``float32`` on AVX2-only CPUs, where torch emulates bf16 several
+    times slower than fp32. Any other value is returned unchanged.
 
     Examples
     --------
@@ -297,15 +298,9 @@ def resolve_dtype(dtype: str) -> str:
     """
     if dtype != "auto":
         return dtype
-    import torch
+    from .cpu import probe_dtype
 
-    if torch.cuda.is_available():
-        return "bfloat16"
-    try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return "float32"
-    return "bfloat16" if ("avx512_bf16" in flags or "amx_bf16" in flags) else "float32"
+    return probe_dtype()["dtype"]
 
 
 def load_tokenizer(name_or_path: str, *, cache_dir: str | Path = DEFAULT_CACHE_DIR):

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import runio
+from . import cpu, flops, runio
 from .config import TrainConfig, dump
 from .errors import ConfigError
 from .render import IGNORE_INDEX, EncodedExample, encode_example
@@ -39,7 +39,7 @@ from .students import DEFAULT_CACHE_DIR, load_student, resolve_dtype, resolve_sp
 log = logging.getLogger(__name__)
 
 LORA_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
-CODE_MODULES = ("render", "students", "train")
+CODE_MODULES = ("render", "students", "train", "flops", "cpu")
 
 
 @dataclass(frozen=True)
@@ -298,8 +298,7 @@ def train(
     if runio.is_done(d):
         log.info("run %s is done; skipping", d)
         return d
-    if cfg.num_threads:
-        torch.set_num_threads(cfg.num_threads)
+    process = cpu.tune_process(cfg.num_threads)
     t_start = time.perf_counter()
     seed_everything(seed)
     spec = resolve_spec(cfg.student)
@@ -324,6 +323,8 @@ def train(
     runio.atomic_write_text(hist_path, "".join(json.dumps(h) + "\n" for h in history))
     pad_id = tok.pad_token_id
     n_tok_seen = 0
+    seen_lengths: list[int] = []
+    n_sup_seen = 0
     t_train = time.perf_counter()
     with (
         hist_path.open("a") as hist,
@@ -339,6 +340,8 @@ def train(
                 loss.backward()
                 total += float(loss.detach())
                 n_tok_seen += sum(len(data.examples[i]) for i in mb)
+                seen_lengths.extend(len(data.examples[i]) for i in mb)
+            n_sup_seen += n_sup
             _optimizer_step(model, opt, sched)
             rec = {
                 "step": step + 1,
@@ -354,6 +357,7 @@ def train(
             if (step + 1) % cfg.save_steps == 0 and step + 1 < len(plan):
                 _save_checkpoint(d, step + 1, model, opt, sched)
     t_end = time.perf_counter()
+    model_flops = flops.lora_train_flops(flops.dims(model), seen_lengths, n_sup_seen)
     # save_embedding_layers=False: PEFT would otherwise look the base up on the hub
     model.save_pretrained(d / "adapter", save_embedding_layers=False)
     man = runio.base_manifest(
@@ -375,11 +379,15 @@ def train(
             "resumed_from_step": start,
             "final_loss": history[-1]["loss"] if history else None,
             "torch_threads": torch.get_num_threads(),
+            "process": process,
+            "dtype_choice": cpu.probe_dtype() if cfg.dtype == "auto" else {"dtype": cfg.dtype},
             "timings": {
                 "load_s": t_loaded - t_start,
                 "train_s": t_end - t_train,
                 "total_s": t_end - t_start,
                 "tokens_per_s": n_tok_seen / max(1e-9, t_end - t_train),
+                "model_flops": model_flops,
+                "model_gflops_per_s": model_flops / 1e9 / max(1e-9, t_end - t_train),
             },
         },
     )

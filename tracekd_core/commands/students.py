@@ -87,6 +87,7 @@ def _bench_train(args: argparse.Namespace) -> int:
         dtype=args.dtype,
         quant=args.quant,
         ref_dtype=args.ref_dtype,
+        profile=args.profile,
     )
     return 0
 
@@ -152,10 +153,17 @@ def register(sub: argparse._SubParsersAction, bench: argparse._SubParsersAction)
 
     bt = bench.add_parser(
         "train",
-        help="Ours vs TRL SFTTrainer (reference recipe): tokens/s, "
-        "MFU, side by side on 256 CoTemp-style correct-trace examples.",
+        help="Ours vs TRL SFTTrainer (its completion-only loss): tokens/s, model-FLOP "
+        "utilisation and loss curves, side by side on the same CoTemp-style correct-trace data.",
     )
-    bt.add_argument("--steps", type=int, default=1, help="Optimiser steps (16 examples each).")
+    bt.add_argument(
+        "--steps", type=int, default=16, help="Optimiser steps (one epoch: steps x batch examples)."
+    )
+    bt.add_argument(
+        "--profile",
+        default="default",
+        help="Profile whose train section (student, LoRA, lr) is used.",
+    )
     bt.add_argument("--threads", type=int, default=2)
     bt.add_argument("--dtype", default="auto", choices=["auto", "bfloat16", "float32"])
     bt.add_argument(
