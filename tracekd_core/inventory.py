@@ -396,6 +396,6 @@ def study_bars(items: pd.DataFrame) -> pd.DataFrame:
     out["ok_share"] = out["ok_share"].where(traced)  # no trace asked for: not applicable
     direct = out[out["condition"] == "direct"].set_index("dataset")["accuracy"]
     out["direct_accuracy"] = out["dataset"].map(direct)
-    out["beats_direct"] = out["accuracy"] > out["direct_accuracy"]
-    out.loc[out["condition"] == "direct", "beats_direct"] = pd.NA
+    beats = (out["accuracy"] > out["direct_accuracy"]).astype("boolean")
+    out["beats_direct"] = beats.mask(out["condition"] == "direct")
     return out
