@@ -306,3 +306,23 @@ def test_answer_cut_by_the_token_budget_is_truncated():
     assert cut["status"] == "truncated" and not cut["answer_correct_strict"]
     eos = score_items([prob], [{"id": "c2", "output": text, "hit_max_new_tokens": False}])[0]
     assert eos["status"] == "malformed" and eos["answer_correct_strict"]
+
+
+def test_untagged_text_cut_by_the_budget_is_truncated():
+    prob = read_problems(PROBLEMS)[1]  # c2, gold ['Bob Stone']
+    text = "<think>x is: during.</think>\nThe facts: Bob Stone works for"
+    cut = score_items([prob], [{"id": "c2", "output": text, "hit_max_new_tokens": True}])[0]
+    assert cut["status"] == "truncated" and not cut["answer_correct_strict"]
+    closed = "<think>x</think> <answer>['Bob Stone']</answer>"
+    ok = score_items([prob], [{"id": "c2", "output": closed, "hit_max_new_tokens": True}])[0]
+    assert ok["status"] == "ok" and ok["answer_correct_strict"]
+
+
+def test_untagged_answer_sensitivity_row():
+    prob = read_problems(PROBLEMS)[1]  # c2, gold ['Bob Stone']
+    untagged = "<think>x is: during.</think>\nI need Bob Stone works for X.\nAnswer: ['Bob Stone']"
+    items = score_items([prob], [{"id": "c2", "output": untagged}])
+    assert items[0]["status"] == "untagged_answer" and items[0]["answer_correct_strict"]
+    s = summarize(items)["untagged_answer"]
+    assert (s["n"], s["n_correct"], s["accuracy"], s["accuracy_untagged_wrong"]) == (1, 1, 1.0, 0.0)
+    assert s["ids"] == ["c2"]
