@@ -5,6 +5,11 @@ whole trace) with the unevaluated count, chi-square with and without Yates' corr
 the odds ratio, P(answer | step correct) versus P(answer | step wrong) with Wilson intervals, the
 share of problems with a correct trace *and* a correct answer (what the paper's 28% refers to),
 the same tables under the reference's trace-scoring rules, a logistic model, and output health.
+
+Issue 9: beside each pooled association, the test actually used (Fisher's exact when an expected
+count is below 5; no odds ratio when a margin is empty) and the Cochran-Mantel-Haenszel test and
+common odds ratio stratified by the item's ``label`` (CoTemp relation, bAbI task, MARCO query
+type), since pooling is confounded by it; p-values of a table are Holm-adjusted as one family.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ from typing import Any
 
 import pandas as pd
 
-from . import stats
+from . import stats, stratified
 from .conditions import get_condition
 from .records import read_problems
 from .score import read_predictions
@@ -44,6 +49,8 @@ def disconnect_table(
                 continue
             c = stats.chi2_2x2(t, correction=True)
             c0 = stats.chi2_2x2(t, correction=False)
+            assoc = stratified.association(t)
+            strat = stratified.cmh(stratified.stratified_tables(recs, step, "label"))
             cacc = stats.conditional_accuracy(recs, step)
             rows.append(
                 {
@@ -56,12 +63,25 @@ def disconnect_table(
                     "chi2": c0["statistic"],
                     "p": c0["p_value"],
                     "phi": c0["phi"],
-                    "odds_ratio": c0.get("odds_ratio"),
+                    "odds_ratio": assoc["odds_ratio"],
+                    "test": assoc["test"],
+                    "p_test": assoc["p_value"],
+                    "p_fisher": assoc["p_fisher"],
+                    "cmh_strata": strat["n_strata_used"],
+                    "cmh_p": strat["p_value"],
+                    "cmh_or": strat["common_or"],
+                    "cmh_or_lo": strat["common_or_ci"][0],
+                    "cmh_or_hi": strat["common_or_ci"][1],
+                    "p_homogeneity": strat["p_homogeneity"],
                     **{f"acc_given_step_{k}": v for k, v in _flat(cacc).items()},
                     "tt_share": t["tt"] / len(g),
                 }
             )
-    return pd.DataFrame(rows)
+    df = pd.DataFrame(rows)
+    if not df.empty:  # one family per table: every pooled and every stratified test
+        for col in ("p_test", "cmh_p"):
+            df[f"{col}_holm"] = stratified.holm([None if pd.isna(v) else float(v) for v in df[col]])
+    return df
 
 
 def _flat(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:

@@ -199,3 +199,94 @@ def scoring_modes_table(items: pd.DataFrame) -> pd.DataFrame:
         t["reference_minus_strict"] = t[cols[1]] - t[cols[0]]
     t["n_items"] = items.groupby(["dataset", "student", "condition"]).size()
     return t
+
+
+def clustered_accuracy_table(
+    items: pd.DataFrame, metric: str = "answer_correct", n_boot: int = 2000
+) -> pd.DataFrame:
+    """Per dataset/student/condition: ``metric`` over all seeds with a problem-clustered CI.
+
+    Seeds are repeated measures of the same problems (``clustered.cluster_bootstrap_rate``
+    resamples problems with all their seeds); the per-seed values are shown beside it.
+    """
+    from .clustered import cluster_bootstrap_rate
+
+    rows = []
+    for (ds, student, cond), g in items.groupby(["dataset", "student", "condition"], sort=True):
+        r = cluster_bootstrap_rate(g[["id", "seed", metric]], metric, n_boot=n_boot, seed=0)
+        per_seed = g.groupby("seed")[metric].mean()
+        spread = stats.seed_spread(per_seed.to_dict())
+        rows.append(
+            {
+                "dataset": ds,
+                "student": student,
+                "condition": cond,
+                "metric": metric,
+                "rate": r["rate"],
+                "lo": r["lo"],
+                "hi": r["hi"],
+                "n_problems": r["n_problems"],
+                "n_seeds": r["n_seeds"],
+                "seed_sd": spread["sd"],
+                "per_seed": ", ".join(f"{v:.3f}" for v in per_seed),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+#: The study's primary comparison (issue 9): incorrect minus correct traces, strict scoring.
+PRIMARY = ("correct", "incorrect")
+
+
+def pooled_paired_table(
+    items: pd.DataFrame,
+    baseline: str = "correct",
+    others: list[str] | None = None,
+    metric: str = "answer_correct",
+    n_boot: int = 2000,
+) -> pd.DataFrame:
+    """One pooled paired test per comparison (other - baseline), over all seeds at once.
+
+    ``clustered.paired_pooled`` on the same problems; the row ``PRIMARY`` (correct vs
+    incorrect traces) is the declared primary test, every other row of the table is Holm-adjusted
+    as one family (``p_holm``; the primary keeps its raw p). ``verdict`` says "not enough seeds"
+    below ``clustered.MIN_SEEDS`` seeds. Conditions absent from the grid are skipped.
+    """
+    from .clustered import paired_pooled, verdict
+    from .stratified import holm
+
+    present = set(items["condition"])
+    others = [
+        c for c in (others or ["vanilla", "incorrect", "label_only", "direct"]) if c in present
+    ]
+    rows = []
+    for (ds, student), g in items.groupby(["dataset", "student"], sort=True):
+        a = g[g["condition"] == baseline]
+        if a.empty:
+            continue
+        for other in others:
+            b = g[g["condition"] == other]
+            if b.empty or other == baseline:
+                continue
+            r = paired_pooled(
+                a[["id", "seed", metric]], b[["id", "seed", metric]], metric, n_boot=n_boot
+            )
+            rows.append(
+                {
+                    "dataset": ds,
+                    "student": student,
+                    "baseline": baseline,
+                    "other": other,
+                    "primary": (baseline, other) == PRIMARY,
+                    **r,
+                }
+            )
+    df = pd.DataFrame(rows)
+    if df.empty:
+        return df
+    secondary = ~df["primary"]
+    df["p_holm"] = df["p_value"]
+    adj = holm([None if pd.isna(p) else float(p) for p in df.loc[secondary, "p_value"]])
+    df.loc[secondary, "p_holm"] = adj
+    df["verdict"] = [verdict({**r, "p_value": r["p_holm"]}) for r in df.to_dict("records")]
+    return df
