@@ -130,3 +130,15 @@ def test_findings_say_not_enough_seeds_and_no_best_on_ties():
     text = findings_markdown(_items())
     assert "not enough seeds for a verdict" in text and "Primary test" in text
     assert "Strict scoring" in text and "Mantel-Haenszel" in text
+
+
+def test_consistency_table_share_ignoring_the_trace():
+    items = _items()
+    items["consistent"] = [
+        None if c == "incorrect" and i % 2 else i % 4 != 0 for i, c in enumerate(items["condition"])
+    ]
+    t = disconnect.consistency_table(items, n_boot=200).set_index("condition")
+    # correct rows are even positions 0,2,...: i % 4 != 0 alternates -> 10 of 20
+    assert t.loc["correct", "consistent"] == pytest.approx(0.5)
+    assert t.loc["correct", "ignores_trace"] == pytest.approx(0.5)
+    assert "incorrect" not in t.index  # all its rows are unevaluated (None)

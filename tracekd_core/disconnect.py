@@ -184,3 +184,35 @@ def generation_health(cells: pd.DataFrame) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(rows)
+
+
+def consistency_table(items: pd.DataFrame, n_boot: int = 1000) -> pd.DataFrame:
+    """Answer-trace consistency per dataset/student/condition (seeds pooled, clustered CI).
+
+    ``consistent`` (``consistency.py``): the answer equals what the dataset's solver derives
+    from the label and facts the trace states. This is *not* evidence that correct reasoning
+    helps; for incorrect-trace students ``1 - rate`` is the share of answers that ignore the
+    trace.
+    """
+    from .clustered import cluster_bootstrap_rate
+
+    if "consistent" not in items:
+        return pd.DataFrame()
+    rows = []
+    for key, g in items.groupby(["dataset", "student", "condition"], sort=True):
+        g = g[g["consistent"].notna()]
+        if g.empty:
+            continue
+        r = cluster_bootstrap_rate(g[["id", "seed", "consistent"]], "consistent", n_boot=n_boot)
+        rows.append(
+            {
+                **dict(zip(("dataset", "student", "condition"), key, strict=True)),
+                "n": r["n"],
+                "n_problems": r["n_problems"],
+                "consistent": r["rate"],
+                "lo": r["lo"],
+                "hi": r["hi"],
+                "ignores_trace": 1 - r["rate"],
+            }
+        )
+    return pd.DataFrame(rows)

@@ -28,6 +28,7 @@ from typing import Any
 
 from . import score_reference as ref
 from . import score_strict as strict
+from .consistency import consistency
 from .errors import RecordError
 from .parse import ParsedOutput, parse_output
 from .records import Problem, read_problems, read_unique_jsonl, write_jsonl
@@ -225,6 +226,7 @@ def score_items(
             n_new_tokens=None if pred is None else pred.get("n_new_tokens"),
             hit_max_new_tokens=None if pred is None else pred.get("hit_max_new_tokens"),
             triple_element=prob.meta.get("triple_element"),
+            consistent=consistency(prob, px)["consistent"],
         )
         items.append(item)
     return items
@@ -337,6 +339,8 @@ def summarize(
         summary[f"mean_{key}"] = _mean([it.get(key) for it in items])
     summary["n_hit_max_new_tokens"] = sum(bool(it.get("hit_max_new_tokens")) for it in items)
     summary["untagged_answer"] = untagged_sensitivity(items)
+    cons = [bool(it["consistent"]) for it in items if it.get("consistent") is not None]
+    summary["consistency"] = rate(sum(cons), len(cons))
     return _clean(summary)
 
 
