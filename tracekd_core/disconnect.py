@@ -32,11 +32,12 @@ def trace_conditions(items: pd.DataFrame) -> list[str]:
 def disconnect_table(
     items: pd.DataFrame,
     by: tuple[str, ...] = ("dataset", "student", "condition", "seed"),
-    steps: tuple[str, ...] = ("label", "retrieval", "trace"),
+    steps: tuple[str, ...] = ("label", "retrieval", "trace", "anchor", "answer_facts"),
 ) -> pd.DataFrame:
     """For each group and step: the 2x2 answer x step table, chi-square, phi, odds ratio,
     P(answer | step correct) and P(answer | step wrong) with CIs, and the TT share (the paper's
     "correct trace and correct answer" 28%)."""
+    steps = tuple(s for s in steps if f"{s}_correct" in items)
     rows = []
     for key, g in items.groupby(list(by), sort=True):
         recs = g.to_dict("records")

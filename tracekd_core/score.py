@@ -227,6 +227,7 @@ def score_items(
             hit_max_new_tokens=None if pred is None else pred.get("hit_max_new_tokens"),
             triple_element=prob.meta.get("triple_element"),
             consistent=consistency(prob, px)["consistent"],
+            **strict.split_retrieval(prob, px),
         )
         items.append(item)
     return items

@@ -172,6 +172,66 @@ def _answer(problem: Problem, parsed: ParsedOutput | None) -> dict:
     return res
 
 
+def anchor_index(problem: Problem) -> int | None:
+    """Index of the question's own event fact (the CoTemp *anchor*), or None.
+
+    The synthetic generator records it (``meta["anchor"]``); on real CoTemp it is the first
+    non-support fact whose subject and object are both named in the question. bAbI and MARCO
+    have no anchor. The anchor is never answer-bearing: the answers co-occur with it.
+
+    Examples
+    --------
+    >>> p = Problem(id="a", dataset="cotemp", split="test", label="equal", support=[1],
+    ...     question="While Ann worked for Acme, which school did Ann attend?",
+    ...     context=["Ann works for Acme from 2001 to 2003.", "Ann attended Uni in 2002."],
+    ...     answers=["Uni"], meta={"triple_element": "S1_R2_O2"})
+    >>> anchor_index(p)
+    0
+    """
+    if problem.dataset != "cotemp":
+        return None
+    if isinstance(problem.meta.get("anchor"), int):
+        return problem.meta["anchor"]
+    from .datasets.cotemp import parse_fact
+
+    q = f" {normalize_text(problem.question)} "
+    for i, text in enumerate(problem.context):
+        f = parse_fact(text) if i not in problem.support else None
+        if f and all(f" {normalize_text(x)} " in q for x in (f.subject, f.object)):
+            return i
+    return None
+
+
+def split_retrieval(problem: Problem, parsed: ParsedOutput | None) -> dict:
+    """The retrieval step split in two (issue 9): the anchor and the answer-bearing facts.
+
+    ``anchor_correct``: the trace states the question's anchor fact (``None`` without a trace,
+    a retrieval sentence or an anchor). ``answer_facts_correct``: the stated facts other than
+    the anchor equal the gold support (the answer-bearing facts): the part of retrieval that is
+    nearly "picked the answer".
+
+    Examples
+    --------
+    >>> p = Problem(id="a", dataset="cotemp", split="test", label="equal", support=[1],
+    ...     question="While Ann worked for Acme, which school did Ann attend?",
+    ...     context=["Ann works for Acme from 2001 to 2003.", "Ann attended Uni in 2002."],
+    ...     answers=["Uni"], meta={"triple_element": "S1_R2_O2", "anchor": 0})
+    >>> po = ParsedOutput("t", "equal", list(p.context), "Uni", ["Uni"], "ok")
+    >>> split_retrieval(p, po)
+    {'anchor_correct': True, 'answer_facts_correct': True}
+    """
+    if parsed is None or parsed.trace is None or parsed.retrieval_step is None:
+        return {"anchor_correct": None, "answer_facts_correct": None}
+    k = anchor_index(problem)
+    anchor = normalize_text(problem.context[k]) if k is not None else None
+    gold = {normalize_text(t) for t in problem.support_text} - {anchor}
+    stated = {normalize_text(t) for t in parsed.retrieval_step} - {""}
+    return {
+        "anchor_correct": None if anchor is None else anchor in stated,
+        "answer_facts_correct": (stated - {anchor}) == gold,
+    }
+
+
 def _trace(problem: Problem, parsed: ParsedOutput | None) -> dict:
     if parsed is None or parsed.trace is None:
         return {
