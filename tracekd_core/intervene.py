@@ -283,3 +283,41 @@ def intervene(
     atomic_write_json(out / "summary.json", summary)
     log.info("interventions: %d records on %d problems -> %s", len(records), len(test), out)
     return summary
+
+
+def load_interventions(index: dict[str, Any]):
+    """All intervention records of a grid index (``grid.json``), with cell columns attached."""
+    import pandas as pd
+
+    from .records import iter_jsonl
+
+    frames = []
+    for e in index.get("interventions") or []:
+        rows = [obj for _, obj in iter_jsonl(Path(e["interventions_dir"]) / "items.jsonl")]
+        df = pd.DataFrame(rows)
+        for col in ("dataset", "student", "condition", "seed"):
+            df[col] = e[col]
+        frames.append(df)
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def intervention_table(records, n_boot: int = 1000):
+    """Per dataset/student/condition/kind: change rate, accuracy (clustered CIs over problems
+    and seeds) and McNemar against the unperturbed answer (``summarize_interventions``)."""
+    import pandas as pd
+
+    if records is None or len(records) == 0:
+        return pd.DataFrame()
+    rows = []
+    for key, g in records.groupby(["dataset", "student", "condition"], sort=True):
+        s = summarize_interventions(g.to_dict("records"), n_boot=n_boot)
+        for kind, r in s["kinds"].items():
+            rows.append(
+                {
+                    **dict(zip(("dataset", "student", "condition"), key, strict=True)),
+                    "kind": kind,
+                    "n_seeds": int(g["seed"].nunique()),
+                    **r,
+                }
+            )
+    return pd.DataFrame(rows)
