@@ -217,3 +217,32 @@ def consistency_table(items: pd.DataFrame, n_boot: int = 1000) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(rows)
+
+
+LABEL_STEP_COLUMNS = (
+    "dataset",
+    "student",
+    "condition",
+    "seed",
+    "tt",
+    "tf",
+    "ft",
+    "ff",
+    "test",
+    "p_test",
+    "odds_ratio",
+    "cmh_strata",
+    "cmh_or",
+    "cmh_or_lo",
+    "cmh_or_hi",
+    "cmh_p",
+    "cmh_p_holm",
+)
+
+
+def label_step_table(dis: pd.DataFrame) -> pd.DataFrame:
+    """The label-step rows of ``disconnect_table``: pooled test beside the stratified CMH one."""
+    if dis.empty or "step" not in dis:
+        return pd.DataFrame(columns=list(LABEL_STEP_COLUMNS))
+    cols = [c for c in LABEL_STEP_COLUMNS if c in dis]
+    return dis[dis["step"] == "label"][cols].reset_index(drop=True)
