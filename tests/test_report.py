@@ -142,3 +142,35 @@ def test_consistency_table_share_ignoring_the_trace():
     assert t.loc["correct", "consistent"] == pytest.approx(0.5)
     assert t.loc["correct", "ignores_trace"] == pytest.approx(0.5)
     assert "incorrect" not in t.index  # all its rows are unevaluated (None)
+
+
+def test_corruption_relevance_table(tmp_path):
+    from tracekd_core.records import Problem, write_problems
+
+    probs = [
+        Problem(
+            id=f"c{i}",
+            dataset="cotemp",
+            split="train",
+            label="equal",
+            support=[2],
+            question=f"While Ann{i} worked for Acme, which school did Ann{i} attend?",
+            context=[
+                f"Ann{i} works for Acme from 2001 to 2003.",
+                "Zed plays for Reds in 1990.",
+                f"Ann{i} attended Uni from 2001 to 2003.",
+            ],
+            answers=["Uni"],
+            meta={"triple_element": "S1_R2_O2", "anchor": 0},
+        )
+        for i in range(3)
+    ]
+    path = tmp_path / "p.jsonl"
+    write_problems(path, probs)
+    t = report.corruption_relevance_table(pd.DataFrame({"problems": [str(path)]}))
+    t = t.set_index("corruption")
+    # the only non-anchor distractor is Zed's fact: no question word, in the context
+    assert t.loc["retrieval", "shares_question_word"] == 0.0
+    assert t.loc["retrieval", "states_anchor"] == 0.0
+    assert t.loc["retrieval", "absent_from_context"] == 0.0
+    assert t.loc["swap", "absent_from_context"] == 1.0  # another problem's facts

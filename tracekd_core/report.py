@@ -290,3 +290,106 @@ def pooled_paired_table(
     df.loc[secondary, "p_holm"] = adj
     df["verdict"] = [verdict({**r, "p_value": r["p_holm"]}) for r in df.to_dict("records")]
     return df
+
+
+_STOP = frozenset(
+    [
+        "a",
+        "an",
+        "the",
+        "is",
+        "are",
+        "was",
+        "were",
+        "of",
+        "in",
+        "on",
+        "at",
+        "to",
+        "for",
+        "by",
+        "with",
+        "and",
+        "or",
+        "what",
+        "which",
+        "who",
+        "whom",
+        "where",
+        "when",
+        "did",
+        "does",
+        "do",
+        "while",
+        "same",
+        "time",
+        "other",
+        "else",
+        "how",
+        "many",
+        "much",
+        "from",
+        "than",
+        "that",
+        "this",
+        "it",
+        "its",
+        "be",
+    ]
+)
+
+
+def _content_words(text: str) -> set[str]:
+    import re
+
+    return {w for w in re.findall(r"[a-z0-9]+", text.lower()) if w not in _STOP and len(w) > 1}
+
+
+def corruption_relevance_table(
+    cells: pd.DataFrame, kinds: tuple[str, ...] = ("retrieval", "both", "swap"), seed: int = 0
+) -> pd.DataFrame:
+    """Per dataset and corruption: how relevant the stated wrong facts are (book chapter 1).
+
+    For the train problems of each dataset: ``shares_question_word`` = share of corrupted traces
+    whose stated facts share at least one content word with the question (a distractor sharing
+    none is easy to reject); ``absent_from_context`` = share stating a fact that is not in the
+    problem's own context (``swap`` states another problem's facts); ``states_anchor`` = share
+    stating the CoTemp anchor (the question's own event fact; 0 by construction).
+    """
+    from .corrupt import corrupt_all
+    from .decompose import anchor_index
+    from .records import read_problems
+
+    rows = []
+    for path in sorted(set(cells["problems"])):
+        probs = [p for p in read_problems(path) if p.split == "train"]
+        if not probs:
+            continue
+        for kind in kinds:
+            try:
+                traces = corrupt_all(probs, kind, seed=seed)
+            except Exception as e:  # noqa: BLE001 - a corruption impossible on this data
+                rows.append({"dataset": probs[0].dataset, "corruption": kind, "error": str(e)})
+                continue
+            share = absent = anchor = n = 0
+            for p, t in zip(probs, traces, strict=True):
+                stated = [s for s in t.support_text or [] if s.strip()]
+                if not stated:
+                    continue
+                n += 1
+                q = _content_words(p.question)
+                share += any(_content_words(s) & q for s in stated)
+                absent += any(s not in p.context for s in stated)
+                k = anchor_index(p)
+                anchor += k is not None and p.context[k] in stated
+            rows.append(
+                {
+                    "dataset": probs[0].dataset,
+                    "corruption": kind,
+                    "n": n,
+                    "shares_question_word": share / n if n else None,
+                    "absent_from_context": absent / n if n else None,
+                    "states_anchor": anchor / n if n else None,
+                }
+            )
+    return pd.DataFrame(rows)
