@@ -230,3 +230,19 @@ def test_corrupted_retrieval_never_states_the_anchor():
     p = probs[0]
     bare = Problem(**{**p.__dict__, "meta": {"triple_element": p.meta["triple_element"]}})
     assert anchor_index(bare) == anchor_index(p)
+
+
+def test_synthetic_marco_distractors_are_mostly_hard_negatives(tmp_path):
+    """Most corrupted MARCO retrieval steps share a content word with the question."""
+    import pandas as pd
+
+    from tracekd_core import report
+    from tracekd_core.config import DataConfig
+    from tracekd_core.datasets import make_problems
+    from tracekd_core.records import write_problems
+
+    cfg = DataConfig(dataset="marco", source="synthetic", n_train=200, n_test=1, n_distractors=2)
+    path = tmp_path / "marco.jsonl"
+    write_problems(path, make_problems(cfg, seed=0))
+    t = report.corruption_relevance_table(pd.DataFrame({"problems": [str(path)]}), ("retrieval",))
+    assert t["shares_question_word"].iloc[0] > 0.55  # 0.355 with the old 25% hard negatives
