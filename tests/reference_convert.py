@@ -10,13 +10,16 @@ Ids are ``ref-{relation}-{line}``. These files are never copied into the reposit
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 from pathlib import Path
 
 from tracekd_core.records import Problem, validate_problem
 
-REFERENCE_DIR = Path("/work/shared/reference/outputs/cotemp")
+REFERENCE_ROOT = Path("/work/shared/reference/outputs")
+REFERENCE_DIR = REFERENCE_ROOT / "cotemp"
+BABI_DIR = REFERENCE_ROOT / "babi"
 RELATIONS = ("equal", "overlap", "during", "mix")
 CONDITIONS = ("correct", "incorrect")
 _NAME = re.compile(r"(?P<model>.+)_(?P<cond>correct|incorrect)-traces_(?P<rel>\w+)\.jsonl$")
@@ -70,6 +73,45 @@ def convert(path: str | Path) -> tuple[list[Problem], list[dict]]:
                         label=relation,
                         support=support,
                         meta=meta,
+                    )
+                )
+            )
+            predictions.append({"id": pid, "output": d["prediction"]})
+    return problems, predictions
+
+
+def babi_file(condition: str, model: str = "llama-3.2-1b") -> Path:
+    """Path of one shared reference bAbI output file."""
+    return BABI_DIR / f"{model}_{condition}-traces.jsonl"
+
+
+def convert_babi(path: str | Path) -> tuple[list[Problem], list[dict]]:
+    """Problems and predictions of one reference bAbI output file (one file, all tasks).
+
+    Fields ``passage`` (list repr of the context), ``answer_passage`` (the support sentences),
+    ``gold`` (one string) and ``query_type`` (the task label). Ids are ``ref-babi-{line}``.
+    """
+    problems, predictions = [], []
+    with Path(path).open(encoding="utf-8") as fh:
+        for n, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            d = json.loads(line)
+            context = [str(x) for x in ast.literal_eval(d["passage"])]
+            wanted = set(ast.literal_eval(d["answer_passage"]))
+            support = [i for i, f in enumerate(context) if f in wanted] or [0]
+            pid = f"ref-babi-{n}"
+            problems.append(
+                validate_problem(
+                    Problem(
+                        id=pid,
+                        dataset="babi",
+                        split="test",
+                        question=d["question"],
+                        context=context,
+                        answers=[d["gold"]],
+                        label=d["query_type"],
+                        support=support,
                     )
                 )
             )

@@ -98,7 +98,7 @@ def test_figures_and_internal_links_resolve(smoke_book):
 def test_notebooks_kept_as_step_logs_and_rerun_is_fast(smoke_book):
     root, first = smoke_book
     executed = sorted((root / "runs" / "smoke" / "notebooks").glob("*.ipynb"))
-    assert [p.stem[:2] for p in executed] == ["00", "01", "02", "03", "04", "05", "06"]
+    assert [p.stem[:2] for p in executed] == ["00", "01", "02", "03", "04", "05", "06", "07"]
     t0 = time.perf_counter()
     assert main(["run", "--profile", "smoke", "--root", str(root)]) == 0
     second = time.perf_counter() - t0

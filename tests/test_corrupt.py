@@ -211,3 +211,38 @@ def test_check_corrupted_rejects_correct_steps(problems):
     bad = StatedTrace("mix" if p.label != "mix" else "equal", [other], [p.context[other]])
     with pytest.raises(TraceFormatError, match="keep the retrieval step gold"):
         check_corrupted(p, bad, "label")
+
+
+def test_corrupted_retrieval_never_states_the_anchor():
+    """The question's own event fact is not a distractor (issue 9: 57.5% of synthetic ones)."""
+    from tracekd_core.config import DataConfig
+    from tracekd_core.corrupt import corrupt_all
+    from tracekd_core.datasets import make_problems
+    from tracekd_core.decompose import anchor_index
+
+    cfg = DataConfig(dataset="cotemp", source="synthetic", n_train=60, n_test=1, n_distractors=3)
+    probs = [p for p in make_problems(cfg, seed=0) if p.split == "train"]
+    assert all(anchor_index(p) is not None for p in probs)
+    for name in ("retrieval", "both"):
+        for p, t in zip(probs, corrupt_all(probs, name, seed=0), strict=True):
+            assert p.context[anchor_index(p)] not in t.support_text, (name, p.id)
+    # the anchor is found on real-data problems (no meta) from the question
+    p = probs[0]
+    bare = Problem(**{**p.__dict__, "meta": {"triple_element": p.meta["triple_element"]}})
+    assert anchor_index(bare) == anchor_index(p)
+
+
+def test_synthetic_marco_distractors_are_mostly_hard_negatives(tmp_path):
+    """Most corrupted MARCO retrieval steps share a content word with the question."""
+    import pandas as pd
+
+    from tracekd_core import report
+    from tracekd_core.config import DataConfig
+    from tracekd_core.datasets import make_problems
+    from tracekd_core.records import write_problems
+
+    cfg = DataConfig(dataset="marco", source="synthetic", n_train=200, n_test=1, n_distractors=2)
+    path = tmp_path / "marco.jsonl"
+    write_problems(path, make_problems(cfg, seed=0))
+    t = report.corruption_relevance_table(pd.DataFrame({"problems": [str(path)]}), ("retrieval",))
+    assert t["shares_question_word"].iloc[0] > 0.55  # 0.355 with the old 25% hard negatives

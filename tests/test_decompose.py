@@ -315,3 +315,20 @@ def test_cli_traces(tmp_path, capsys, problems):
         ]
     )
     assert code == 2 and "does not corrupt" in capsys.readouterr().err
+
+
+def test_two_person_support_requires_the_asked_subject():
+    """S2_*_O2 names two people; the support is the asked subject's fact only (issue 9)."""
+    from tracekd_core.datasets.cotemp import match_support
+
+    q = "While Ann Lee worked for Acme, which employer did Bo Ng work for at the same time?"
+    facts = [
+        "Ann Lee works for Acme from 2001 to 2005.",
+        "Ann Lee works for Zed Corp from 2002 to 2003.",  # the other named person
+        "Bo Ng works for Zed Corp from 2002 to 2004.",
+    ]
+    for triple in ("S2_R1_O2", "S2_R2_O2"):
+        assert match_support(facts, ["Zed Corp"], triple, "P108", q) == ([2], "slot")
+    # one-person template: unchanged (the subject named anywhere in the question)
+    q1 = "While Ann Lee worked for Acme, which employer did Ann Lee work for at the same time?"
+    assert match_support(facts, ["Zed Corp"], "S1_R1_O2", "P108", q1) == ([1], "slot")

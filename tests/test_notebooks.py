@@ -14,6 +14,7 @@ REQUIRED = [
     "04_disconnect",
     "05_teacher_traces",
     "06_interpretability",
+    "07_interventions",
 ]
 
 

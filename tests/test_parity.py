@@ -9,7 +9,14 @@ files are absent. The strict numbers are checked only for their relation to the 
 from __future__ import annotations
 
 import pytest
-from reference_convert import REFERENCE_DIR, convert, reference_file
+from reference_convert import (
+    BABI_DIR,
+    REFERENCE_DIR,
+    babi_file,
+    convert,
+    convert_babi,
+    reference_file,
+)
 
 from tracekd_core.score import score_items, summarize
 from tracekd_core.score_reference import cotemp_answer
@@ -86,3 +93,25 @@ def test_reference_trace_scoring_runs_on_everything(converted):
         assert sum(conf.values()) == PUBLISHED[key][1]
         # every reference output has a think block, so nothing is unevaluated
         assert conf["unevaluated"] == 0
+
+
+# bAbI: the reference looks the gold row up in one test file across all tasks (not within the
+# task) and calls a trace empty without stripping whitespace. Stored whole-trace matrices:
+BABI_TRACE = {  # condition: (tt, tf, ft, ff), label-step correct, retrieval-step correct, n
+    "correct": ((86, 269, 5, 16), 232, 93, 376),
+    "incorrect": ((0, 324, 0, 52), 13, 0, 376),
+}
+
+
+@pytest.mark.skipif(not BABI_DIR.exists(), reason="shared bAbI reference outputs absent")
+@pytest.mark.parametrize("condition", sorted(BABI_TRACE))
+def test_babi_reference_trace_matrices(condition):
+    problems, preds = convert_babi(babi_file(condition))
+    items = score_items(problems, preds, answer_scoring="reference", trace_scoring="reference")
+    s = summarize(items, answer_scoring="reference", trace_scoring="reference")
+    cells, n_label, n_retrieval, n = BABI_TRACE[condition]
+    conf = s["confusion"]["trace"]
+    assert (conf["tt"], conf["tf"], conf["ft"], conf["ff"]) == cells
+    assert conf["unevaluated"] == 0 and s["n"] == n
+    assert round(s["label_accuracy"] * s["label_n"]) == n_label
+    assert round(s["retrieval_accuracy"] * s["retrieval_n"]) == n_retrieval

@@ -34,7 +34,7 @@ def test_answer_absent_exactly_when_status_says_so():
         p = parse_output(case["text"], case["dataset"])
         if p.status in ("no_answer", "truncated"):
             assert p.answer is None and p.answer_items is None
-        if p.status in ("ok", "no_trace"):
+        if p.status in ("ok", "no_trace", "untagged_answer"):
             assert p.answer and p.answer_items is not None
         if p.status == "no_trace":
             assert p.trace is None and p.label_step is None
@@ -109,8 +109,8 @@ def _tag_status(text: str) -> str:
     n = [text.count(t) for t in ("<think>", "</think>", "<answer>", "</answer>")]
     if n == [1, 1, 1, 1]:
         return "ok"
-    if n[:2] == [1, 1] and n[2:] == [0, 0] and not text.split("</think>")[1].strip():
-        return "no_answer"
+    if n[:2] == [1, 1] and n[2:] == [0, 0]:
+        return "untagged_answer" if text.split("</think>")[1].strip() else "no_answer"
     return "malformed"
 
 
@@ -129,3 +129,20 @@ def test_real_reference_outputs():
                 assert p.retrieval_step, p.trace
             n += 1
     assert n == 1900
+
+
+def test_untagged_answer_takes_only_the_final_line():
+    by_name = {c["name"]: c for c in CORPUS}
+    p = parse_output(by_name["untagged_restates_trace"]["text"], "cotemp")
+    assert p.status == "untagged_answer" and "untagged_answer" in p.issues
+    assert "I need to use" not in p.answer  # the restated trace is not the answer
+    p = parse_output("<think>x is: equal.</think>\nfirst line\nlast line", "cotemp")
+    assert (p.status, p.answer) == ("untagged_answer", "last line")
+
+
+def test_offsets_survive_length_changing_lower():
+    """``"İ".lower()`` has two code points: offsets come from the original string."""
+    assert len("İ".lower()) == 2  # the premise of the bug
+    text = "<think>İİİ is: equal.</think> <answer>['İnönü']</answer>"
+    p = parse_output(text, "cotemp")
+    assert p.status == "ok" and p.trace == "İİİ is: equal." and p.answer_items == ["İnönü"]

@@ -94,3 +94,83 @@ def test_scoring_modes_and_reference_tables():
         " and label == 'overall'"
     )
     assert llama["accuracy_pct"].item() == 42.4
+
+
+def test_clustered_accuracy_table_pools_seeds_by_problem():
+    t = report.clustered_accuracy_table(_items(), n_boot=300)
+    row = t[t["condition"] == "correct"].iloc[0]
+    assert row["rate"] == pytest.approx(0.5) and row["n_problems"] == 10 and row["n_seeds"] == 2
+    assert row["lo"] < 0.5 < row["hi"]
+    assert row["per_seed"] == "0.600, 0.400"
+
+
+def test_pooled_paired_table_primary_and_seeds():
+    t = report.pooled_paired_table(_items(), baseline="correct", n_boot=300)
+    assert list(t["other"]) == ["incorrect"] and bool(t["primary"].iloc[0])
+    # per problem: correct 1,1,1,1,.5,.5,0,0,0,0; incorrect 1,1,1,0,...: diff = (0.3 - 0.5)
+    assert t["diff"].iloc[0] == pytest.approx(-0.2)
+    assert t["verdict"].iloc[0] == "not enough seeds for a verdict"  # 2 seeds < 3
+
+
+def test_disconnect_table_has_stratified_and_exact_tests():
+    items = _items()
+    items = items[items["condition"] == "correct"].copy()
+    items.loc[items["id"].isin(["p5", "p6", "p7", "p8", "p9"]), "label"] = "during"
+    dis = disconnect.disconnect_table(items, by=("dataset", "student", "condition"))
+    row = dis[dis["step"] == "trace"].iloc[0]
+    assert row["cmh_strata"] == 2 and row["test"] in ("chi2", "fisher")
+    lab = dis[dis["step"] == "label"].iloc[0]  # label step always right: empty margin
+    assert lab["test"] == "none" and pd.isna(lab["odds_ratio"])
+    assert {"p_test_holm", "cmh_p_holm", "cmh_or", "p_fisher"} <= set(dis.columns)
+
+
+def test_findings_say_not_enough_seeds_and_no_best_on_ties():
+    from tracekd_core.findings import findings_markdown
+
+    text = findings_markdown(_items())
+    assert "not enough seeds for a verdict" in text and "Primary test" in text
+    assert "Strict scoring" in text and "Mantel-Haenszel" in text
+
+
+def test_consistency_table_share_ignoring_the_trace():
+    items = _items()
+    items["consistent"] = [
+        None if c == "incorrect" and i % 2 else i % 4 != 0 for i, c in enumerate(items["condition"])
+    ]
+    t = disconnect.consistency_table(items, n_boot=200).set_index("condition")
+    # correct rows are even positions 0,2,...: i % 4 != 0 alternates -> 10 of 20
+    assert t.loc["correct", "consistent"] == pytest.approx(0.5)
+    assert t.loc["correct", "ignores_trace"] == pytest.approx(0.5)
+    assert "incorrect" not in t.index  # all its rows are unevaluated (None)
+
+
+def test_corruption_relevance_table(tmp_path):
+    from tracekd_core.records import Problem, write_problems
+
+    probs = [
+        Problem(
+            id=f"c{i}",
+            dataset="cotemp",
+            split="train",
+            label="equal",
+            support=[2],
+            question=f"While Ann{i} worked for Acme, which school did Ann{i} attend?",
+            context=[
+                f"Ann{i} works for Acme from 2001 to 2003.",
+                "Zed plays for Reds in 1990.",
+                f"Ann{i} attended Uni from 2001 to 2003.",
+            ],
+            answers=["Uni"],
+            meta={"triple_element": "S1_R2_O2", "anchor": 0},
+        )
+        for i in range(3)
+    ]
+    path = tmp_path / "p.jsonl"
+    write_problems(path, probs)
+    t = report.corruption_relevance_table(pd.DataFrame({"problems": [str(path)]}))
+    t = t.set_index("corruption")
+    # the only non-anchor distractor is Zed's fact: no question word, in the context
+    assert t.loc["retrieval", "shares_question_word"] == 0.0
+    assert t.loc["retrieval", "states_anchor"] == 0.0
+    assert t.loc["retrieval", "absent_from_context"] == 0.0
+    assert t.loc["swap", "absent_from_context"] == 1.0  # another problem's facts

@@ -306,3 +306,55 @@ def test_answer_cut_by_the_token_budget_is_truncated():
     assert cut["status"] == "truncated" and not cut["answer_correct_strict"]
     eos = score_items([prob], [{"id": "c2", "output": text, "hit_max_new_tokens": False}])[0]
     assert eos["status"] == "malformed" and eos["answer_correct_strict"]
+
+
+def test_untagged_text_cut_by_the_budget_is_truncated():
+    prob = read_problems(PROBLEMS)[1]  # c2, gold ['Bob Stone']
+    text = "<think>x is: during.</think>\nThe facts: Bob Stone works for"
+    cut = score_items([prob], [{"id": "c2", "output": text, "hit_max_new_tokens": True}])[0]
+    assert cut["status"] == "truncated" and not cut["answer_correct_strict"]
+    closed = "<think>x</think> <answer>['Bob Stone']</answer>"
+    ok = score_items([prob], [{"id": "c2", "output": closed, "hit_max_new_tokens": True}])[0]
+    assert ok["status"] == "ok" and ok["answer_correct_strict"]
+
+
+def test_untagged_answer_sensitivity_row():
+    prob = read_problems(PROBLEMS)[1]  # c2, gold ['Bob Stone']
+    untagged = "<think>x is: during.</think>\nI need Bob Stone works for X.\nAnswer: ['Bob Stone']"
+    items = score_items([prob], [{"id": "c2", "output": untagged}])
+    assert items[0]["status"] == "untagged_answer" and items[0]["answer_correct_strict"]
+    s = summarize(items)["untagged_answer"]
+    assert (s["n"], s["n_correct"], s["accuracy"], s["accuracy_untagged_wrong"]) == (1, 1, 1.0, 0.0)
+    assert s["ids"] == ["c2"]
+
+
+def test_retrieval_split_anchor_and_answer_facts():
+    from tracekd_core.parse import ParsedOutput
+    from tracekd_core.records import Problem
+    from tracekd_core.score_strict import anchor_index, split_retrieval
+
+    p = Problem(
+        id="a",
+        dataset="cotemp",
+        split="test",
+        label="equal",
+        support=[2],
+        question="While Ann worked for Acme, which school did Ann attend?",
+        context=[
+            "Bo works for Acme from 2001 to 2003.",
+            "Ann works for Acme from 2001 to 2003.",
+            "Ann attended Uni from 2001 to 2003.",
+        ],
+        answers=["Uni"],
+        meta={"triple_element": "S1_R2_O2"},
+    )
+    assert anchor_index(p) == 1  # real data: found from the question, not Bo's fact
+    only_answer = ParsedOutput("t", "equal", [p.context[2]], "Uni", ["Uni"], "ok")
+    assert split_retrieval(p, only_answer) == {
+        "anchor_correct": False,
+        "answer_facts_correct": True,
+    }
+    wrong = ParsedOutput("t", "equal", [p.context[1], p.context[0]], "Uni", ["Uni"], "ok")
+    assert split_retrieval(p, wrong) == {"anchor_correct": True, "answer_facts_correct": False}
+    it = score_items([p], [{"id": "a", "output": "Uni"}])[0]  # no trace: unevaluated
+    assert it["anchor_correct"] is None and it["answer_facts_correct"] is None

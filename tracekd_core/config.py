@@ -127,6 +127,32 @@ class ScoreConfig(_Frozen):
     trace_scoring: Literal["strict", "reference"] = Field("strict", description="Trace scorer.")
 
 
+class InterventionConfig(_Frozen):
+    """Inference-time interventions on the trace (book chapter 7; ``intervene.py``)."""
+
+    enabled: bool = Field(False, description="Run the intervention stage (explicit opt-in).")
+    conditions: list[str] = Field(
+        ["correct", "incorrect"], description="Trained conditions whose students are probed."
+    )
+    n_problems: int = Field(30, ge=1, description="Test problems per student (a fixed sample).")
+    kinds: list[str] = Field(
+        ["own", "gold", "both", "other", "truncated", "filler", "empty"],
+        min_length=1,
+        description="Intervention kinds (intervene.KINDS).",
+    )
+    max_new_tokens: int = Field(24, ge=1, description="Answer budget after the forced trace.")
+
+    @field_validator("kinds")
+    @classmethod
+    def _known_kinds(cls, v: list[str]) -> list[str]:
+        from .intervene import KINDS
+
+        bad = [k for k in v if k not in KINDS]
+        if bad:
+            raise ValueError(f"unknown intervention kind(s) {bad}; known: {list(KINDS)}")
+        return v
+
+
 class ProfileConfig(_Frozen):
     """A whole experiment grid: datasets x conditions x seeds (run by ``tracekd run``)."""
 
@@ -147,6 +173,7 @@ class ProfileConfig(_Frozen):
     train: TrainConfig = Field(default_factory=TrainConfig)
     generate: GenerateConfig = Field(default_factory=GenerateConfig)
     score: ScoreConfig = Field(default_factory=ScoreConfig)
+    interventions: InterventionConfig = Field(default_factory=InterventionConfig)
     runs_root: str = Field("runs", description="Where run folders live.")
     hardware: str = Field("cpu", description="What the profile is sized for (documentation).")
 

@@ -38,7 +38,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from .decompose import StatedTrace
+from .decompose import StatedTrace, anchor_index
 from .errors import ConfigError, RecordError, TraceFormatError
 from .records import LABELS, Problem
 from .registry import CORRUPTIONS
@@ -111,6 +111,9 @@ def _mentions(text: str, answers: Sequence[str]) -> bool:
 def distractors(problem: Problem, rng: random.Random) -> list[int]:
     """Indices of ``len(support)`` random non-supporting context items (sorted; maybe empty).
 
+    Never the CoTemp anchor (the question's own event fact, ``decompose.anchor_index``): a
+    corrupted retrieval step stating the anchor would state a fact the question itself names.
+
     Examples
     --------
     >>> p = Problem(id="c", dataset="cotemp", split="train", question="Q?",
@@ -121,10 +124,13 @@ def distractors(problem: Problem, rng: random.Random) -> list[int]:
     """
     gold_text = set(problem.support_text)
     skip_answers = EXCLUDE_ANSWER_BEARING[problem.dataset]
+    anchor = anchor_index(problem)  # the question's own event fact is never a distractor
     pool = [
         i
         for i, c in enumerate(problem.context)
         if i not in problem.support
+        and i != anchor
+        and (anchor is None or c != problem.context[anchor])
         and c not in gold_text
         and not (skip_answers and _mentions(c, problem.answers))
     ]

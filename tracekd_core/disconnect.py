@@ -5,6 +5,11 @@ whole trace) with the unevaluated count, chi-square with and without Yates' corr
 the odds ratio, P(answer | step correct) versus P(answer | step wrong) with Wilson intervals, the
 share of problems with a correct trace *and* a correct answer (what the paper's 28% refers to),
 the same tables under the reference's trace-scoring rules, a logistic model, and output health.
+
+Issue 9: beside each pooled association, the test actually used (Fisher's exact when an expected
+count is below 5; no odds ratio when a margin is empty) and the Cochran-Mantel-Haenszel test and
+common odds ratio stratified by the item's ``label`` (CoTemp relation, bAbI task, MARCO query
+type), since pooling is confounded by it; p-values of a table are Holm-adjusted as one family.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ from typing import Any
 
 import pandas as pd
 
-from . import stats
+from . import stats, stratified
 from .conditions import get_condition
 from .records import read_problems
 from .score import read_predictions
@@ -27,11 +32,12 @@ def trace_conditions(items: pd.DataFrame) -> list[str]:
 def disconnect_table(
     items: pd.DataFrame,
     by: tuple[str, ...] = ("dataset", "student", "condition", "seed"),
-    steps: tuple[str, ...] = ("label", "retrieval", "trace"),
+    steps: tuple[str, ...] = ("label", "retrieval", "trace", "anchor", "answer_facts"),
 ) -> pd.DataFrame:
     """For each group and step: the 2x2 answer x step table, chi-square, phi, odds ratio,
     P(answer | step correct) and P(answer | step wrong) with CIs, and the TT share (the paper's
     "correct trace and correct answer" 28%)."""
+    steps = tuple(s for s in steps if f"{s}_correct" in items)
     rows = []
     for key, g in items.groupby(list(by), sort=True):
         recs = g.to_dict("records")
@@ -44,6 +50,8 @@ def disconnect_table(
                 continue
             c = stats.chi2_2x2(t, correction=True)
             c0 = stats.chi2_2x2(t, correction=False)
+            assoc = stratified.association(t)
+            strat = stratified.cmh(stratified.stratified_tables(recs, step, "label"))
             cacc = stats.conditional_accuracy(recs, step)
             rows.append(
                 {
@@ -56,12 +64,25 @@ def disconnect_table(
                     "chi2": c0["statistic"],
                     "p": c0["p_value"],
                     "phi": c0["phi"],
-                    "odds_ratio": c0.get("odds_ratio"),
+                    "odds_ratio": assoc["odds_ratio"],
+                    "test": assoc["test"],
+                    "p_test": assoc["p_value"],
+                    "p_fisher": assoc["p_fisher"],
+                    "cmh_strata": strat["n_strata_used"],
+                    "cmh_p": strat["p_value"],
+                    "cmh_or": strat["common_or"],
+                    "cmh_or_lo": strat["common_or_ci"][0],
+                    "cmh_or_hi": strat["common_or_ci"][1],
+                    "p_homogeneity": strat["p_homogeneity"],
                     **{f"acc_given_step_{k}": v for k, v in _flat(cacc).items()},
                     "tt_share": t["tt"] / len(g),
                 }
             )
-    return pd.DataFrame(rows)
+    df = pd.DataFrame(rows)
+    if not df.empty:  # one family per table: every pooled and every stratified test
+        for col in ("p_test", "cmh_p"):
+            df[f"{col}_holm"] = stratified.holm([None if pd.isna(v) else float(v) for v in df[col]])
+    return df
 
 
 def _flat(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -164,3 +185,64 @@ def generation_health(cells: pd.DataFrame) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(rows)
+
+
+def consistency_table(items: pd.DataFrame, n_boot: int = 1000) -> pd.DataFrame:
+    """Answer-trace consistency per dataset/student/condition (seeds pooled, clustered CI).
+
+    ``consistent`` (``consistency.py``): the answer equals what the dataset's solver derives
+    from the label and facts the trace states. This is *not* evidence that correct reasoning
+    helps; for incorrect-trace students ``1 - rate`` is the share of answers that ignore the
+    trace.
+    """
+    from .clustered import cluster_bootstrap_rate
+
+    if "consistent" not in items:
+        return pd.DataFrame()
+    rows = []
+    for key, g in items.groupby(["dataset", "student", "condition"], sort=True):
+        g = g[g["consistent"].notna()]
+        if g.empty:
+            continue
+        r = cluster_bootstrap_rate(g[["id", "seed", "consistent"]], "consistent", n_boot=n_boot)
+        rows.append(
+            {
+                **dict(zip(("dataset", "student", "condition"), key, strict=True)),
+                "n": r["n"],
+                "n_problems": r["n_problems"],
+                "consistent": r["rate"],
+                "lo": r["lo"],
+                "hi": r["hi"],
+                "ignores_trace": 1 - r["rate"],
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+LABEL_STEP_COLUMNS = (
+    "dataset",
+    "student",
+    "condition",
+    "seed",
+    "tt",
+    "tf",
+    "ft",
+    "ff",
+    "test",
+    "p_test",
+    "odds_ratio",
+    "cmh_strata",
+    "cmh_or",
+    "cmh_or_lo",
+    "cmh_or_hi",
+    "cmh_p",
+    "cmh_p_holm",
+)
+
+
+def label_step_table(dis: pd.DataFrame) -> pd.DataFrame:
+    """The label-step rows of ``disconnect_table``: pooled test beside the stratified CMH one."""
+    if dis.empty or "step" not in dis:
+        return pd.DataFrame(columns=list(LABEL_STEP_COLUMNS))
+    cols = [c for c in LABEL_STEP_COLUMNS if c in dis]
+    return dis[dis["step"] == "label"][cols].reset_index(drop=True)

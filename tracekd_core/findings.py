@@ -10,7 +10,8 @@ from typing import Any
 
 import pandas as pd
 
-from . import report, stats
+from . import report, stats, stratified
+from .clustered import MIN_SEEDS, paired_pooled, verdict
 from .conditions import get_condition
 from .disconnect import disconnect_table
 from .plots import CONDITION_ORDER
@@ -42,42 +43,108 @@ def profile_blurb(index: dict[str, Any]) -> str:
     )
 
 
+def best_condition(acc: pd.DataFrame) -> str:
+    """ "Best condition" sentence: only when the top rate beats the runner-up (never on a tie).
+
+    Examples
+    --------
+    >>> best_condition(pd.DataFrame({"condition": ["vanilla", "correct"], "rate": [0.5, 0.5]}))
+    'No single best condition: SFT vanilla (answer only) and SFT correct traces tie at 50.0%.'
+    """
+    ranked = acc.dropna(subset=["rate"]).sort_values("rate", ascending=False)
+    if ranked.empty:
+        return "No accuracy to rank."
+    top = ranked.iloc[0]
+    tied = ranked[ranked["rate"] == top["rate"]]
+    if len(tied) > 1:
+        names = " and ".join(get_condition(c).title for c in tied["condition"])
+        return f"No single best condition: {names} tie at {_pct(top['rate'])}."
+    if len(ranked) == 1:
+        return f"Only one condition: **{get_condition(top['condition']).title}**."
+    second = ranked.iloc[1]
+    return (
+        f"Highest accuracy: **{get_condition(top['condition']).title}** "
+        f"({_pct(top['rate'])}, runner-up {get_condition(second['condition']).title} "
+        f"{_pct(second['rate'])})."
+    )
+
+
+def _primary_sentence(g: pd.DataFrame) -> str:
+    """The primary test: incorrect minus correct traces, one pooled paired test over seeds."""
+    r = paired_pooled(
+        g[g["condition"] == "correct"][["id", "seed", "answer_correct"]],
+        g[g["condition"] == "incorrect"][["id", "seed", "answer_correct"]],
+        n_boot=1000,
+    )
+    if r["diff"] is None:
+        return "- Primary test (incorrect minus correct traces): no shared problems."
+    p = "n/a" if r["p_value"] is None else f"{r['p_value']:.3g}"
+    return (
+        f"- **Primary test** (strict scoring), incorrect minus correct traces on the same "
+        f"{r['n_problems']} problems, pooled over {r['n_seeds_b']} seed(s): "
+        f"{_pct(r['diff'])} (problem-clustered 95% CI {_pct(r['lo'])} to {_pct(r['hi'])}; "
+        f"clustered logit p = {p}). Verdict: **{verdict(r)}**"
+        + (f" (needs at least {MIN_SEEDS} seeds)." if not r["enough_seeds"] else ".")
+    )
+
+
+def _ignores_trace_sentence(g: pd.DataFrame) -> str | None:
+    """Share of incorrect-trace answers that do not follow from their own stated facts."""
+    if "consistent" not in g:
+        return None
+    c = g[(g["condition"] == "incorrect") & g["consistent"].notna()]
+    if c.empty:
+        return None
+    share = 1 - c["consistent"].astype(bool).mean()
+    return (
+        f"- Incorrect-trace students: {_pct(share)} of their answers (n = {len(c)}) do not "
+        f"follow from the facts their own trace states; training on incorrect traces teaches "
+        f"the student to ignore its trace, so their accuracy says little about reasoning."
+    )
+
+
 def findings_markdown(items: pd.DataFrame) -> str:
-    """Headline results per dataset and student, as markdown sentences."""
+    """Headline results per dataset and student, as markdown sentences (strict scoring first)."""
     out = []
     for (ds, student), g in items.groupby(["dataset", "student"], sort=True):
-        lines = [f"### {ds} — `{student}`"]
-        acc = report.rate_table(g, "answer_correct", ["condition"])
+        lines = [f"### {ds} — `{student}`", "", "*Strict scoring.*", ""]
+        acc = report.clustered_accuracy_table(g, n_boot=1000)
         order = {c: i for i, c in enumerate(CONDITION_ORDER)}
         acc = acc.sort_values("condition", key=lambda c: c.map(order)).reset_index(drop=True)
-        best = acc.loc[acc["rate"].idxmax()]
         for r in acc.itertuples():
             lines.append(
                 f"- {get_condition(r.condition).title}: answer accuracy {_pct(r.rate)} "
-                f"(95% CI {_pct(r.lo)}–{_pct(r.hi)}, n = {r.n} over all seeds)"
+                f"(problem-clustered 95% CI {_pct(r.lo)}–{_pct(r.hi)}; {r.n_problems} problems "
+                f"x {max(r.n_seeds, 1)} seed(s), seed sd {_pct(r.seed_sd)})"
             )
-        lines.append(f"- Best condition: **{get_condition(best['condition']).title}**.")
+        lines.append(f"- {best_condition(acc)}")
         conds = set(g["condition"])
         if {"correct", "incorrect"} <= conds:
-            pt = report.paired_table(g, baseline="correct", others=["incorrect"], n_boot=1000)
-            sig = int((pt["mcnemar_p_value"] < 0.05).sum())
-            lines.append(
-                f"- Incorrect minus correct traces, paired on the same items: mean difference "
-                f"{_pct(pt['diff_diff'].mean())} over {len(pt)} seed(s); McNemar p < 0.05 in "
-                f"{sig} of {len(pt)}."
-            )
+            lines.append(_primary_sentence(g))
+            extra = _ignores_trace_sentence(g)
+            if extra:
+                lines.append(extra)
         if "correct" in conds:
             c = g[g["condition"] == "correct"]
             t = stats.two_by_two(c.to_dict("records"), "trace")
             cond = stats.conditional_accuracy(c.to_dict("records"), "trace")
-            chi = stats.chi2_2x2(t, correction=True)
+            assoc = stratified.association(t)
+            strat = stratified.cmh(stratified.stratified_tables(c.to_dict("records"), "label"))
+            p_test = "n/a" if pd.isna(assoc["p_value"]) else f"{assoc['p_value']:.3g}"
             lines.append(
-                f"- Correct-trace students: correct trace **and** correct answer for "
-                f"{_pct(t['tt'] / len(c))} of test problems (the paper reports 28%); "
+                f"- Correct-trace students (answer-trace consistency, not the paper's question: "
+                f"the gold retrieval step contains the answer): correct trace **and** correct "
+                f"answer for {_pct(t['tt'] / len(c))} of test rows (the paper reports 28%); "
                 f"P(answer correct | trace correct) = {_pct(cond['given_correct']['rate'])} vs "
-                f"P(answer correct | trace wrong) = {_pct(cond['given_wrong']['rate'])}; "
-                f"chi-square (Yates) = {chi['statistic']:.2f}, p = {chi['p_value']:.3g}, "
-                f"phi = {chi['phi']:.2f}; {t['unevaluated']} outputs had no evaluable trace."
+                f"P(answer correct | trace wrong) = {_pct(cond['given_wrong']['rate'])} "
+                f"({assoc['test']} p = {p_test}, seeds pooled); {t['unevaluated']} outputs had "
+                f"no evaluable trace."
+            )
+            cmh_p = "n/a" if pd.isna(strat["p_value"]) else f"{strat['p_value']:.3g}"
+            cmh_or = "n/a" if pd.isna(strat["common_or"]) else f"{strat['common_or']:.2f}"
+            lines.append(
+                f"- Label step (the step not tied to the answer) within {strat['n_strata_used']} "
+                f"label stratum/strata: Mantel-Haenszel common OR {cmh_or}, CMH p = {cmh_p}."
             )
         out.append("\n".join(lines))
     return "\n\n".join(out)

@@ -209,6 +209,49 @@ def _run_cell(
     return cell
 
 
+INTERVENE_MODULES = ("records", "prompts", "render", "generate", "parse", "intervene", "corrupt")
+
+
+def run_intervention_stage(profile: ProfileConfig, runs: Path, cells: list[Cell]) -> list[dict]:
+    """Inference-time interventions (chapter 7) on the trained cells the profile opts in.
+
+    One content-addressed folder per cell under ``runs/<profile>/interventions/`` with
+    ``items.jsonl``, ``summary.json`` and a ``DONE`` marker; returns index entries.
+    """
+    from .intervene import intervene
+
+    icfg = profile.interventions
+    if not icfg.enabled:
+        return []
+    out = []
+    gen_cfg = profile.generate.model_copy(update={"max_new_tokens": icfg.max_new_tokens})
+    for cell in cells:
+        if cell.condition not in icfg.conditions or not cell.train_dir:
+            continue
+        key = runio.run_key(
+            dump(icfg),
+            {"predictions": runio.file_sha256(cell.predictions), "adapter": cell.train_dir},
+            runio.code_fingerprint(*INTERVENE_MODULES),
+        )
+        short = cell.student.replace("/", "_")
+        d = runs / "interventions" / f"{cell.dataset}-{short}-{cell.condition}-s{cell.seed}-{key}"
+        if not runio.is_done(d):
+            intervene(
+                cell.student,
+                Path(cell.train_dir) / "adapter",
+                cell.problems,
+                cell.predictions,
+                d,
+                cfg=gen_cfg,
+                kinds=icfg.kinds,
+                n_problems=icfg.n_problems,
+                seed=profile.data_seed,
+            )
+            runio.mark_done(d)
+        out.append({**asdict(cell), "interventions_dir": str(d)})
+    return out
+
+
 def _compute_seconds(index_path: Path, this_run: float) -> float:
     """Wall time of the grid run that did the work: a re-run that only skipped adds its own."""
     import json
@@ -255,9 +298,11 @@ def run_grid(profile: ProfileConfig, root: str | Path = ".") -> Path:
                 f"cell dataset={dc.dataset} student={student} condition={name} seed={seed} "
                 f"failed: {type(e).__name__}: {e}"
             ) from e
+    interventions = run_intervention_stage(profile, runs, cells)
     index: dict[str, Any] = {
         "profile": dump(profile),
         "cells": [asdict(c) for c in cells],
+        "interventions": interventions,
         "wall_seconds": round(time.perf_counter() - t_start, 1),
         # the wall time of the run that did the work, kept across fast re-runs
         "compute_seconds": _compute_seconds(runs / "grid.json", time.perf_counter() - t_start),

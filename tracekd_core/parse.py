@@ -14,7 +14,13 @@ Statuses
     No trace (no tags, or an empty think block): the answer is the bare text (vanilla students,
     direct prompting) or the ``<answer>`` content.
 ``truncated``
-    ``<think>`` opened and never closed (generation cut inside the trace): no answer.
+    ``<think>`` opened and never closed (generation cut inside the trace): no answer. Also set
+    by ``score.py`` for an output that hit ``max_new_tokens`` without a closed ``</answer>``.
+``untagged_answer``
+    A closed, non-empty trace followed by text without any ``<answer>`` tag. Only a final
+    ``Answer: ...`` line (else the last non-empty line) is taken as the answer: real students
+    restate the trace there, and scoring the whole remainder credited answers the student never
+    gave. ``score.summarize`` reports these items and a sensitivity row (scored wrong).
 ``no_answer``
     The trace is closed but nothing follows it (or the answer tags are empty), or the output is
     empty.
@@ -39,7 +45,7 @@ from .registry import PARSERS
 
 log = logging.getLogger(__name__)
 
-STATUSES = ("ok", "no_trace", "no_answer", "truncated", "malformed")
+STATUSES = ("ok", "no_trace", "untagged_answer", "no_answer", "truncated", "malformed")
 
 _ROLE_HEADER = re.compile(r"^\s*(?:<\|[^|>]*\|>\s*)*(?:assistant|model)\s*:?\s*\n", re.IGNORECASE)
 _LABEL_SENTENCE = re.compile(r"\bis:[ \t]*([^\n]*)", re.IGNORECASE)
@@ -48,6 +54,49 @@ _RETRIEVAL_SENTENCE = re.compile(
     re.IGNORECASE | re.DOTALL,
 )
 _ITEM_SPLIT = re.compile(r"""['"]\s*,\s*['"]""")
+_ANSWER_LINE = re.compile(r"^\s*(?:the\s+)?(?:final\s+)?answer\s*(?:is)?\s*[:：]\s*(.+?)\s*$", re.I)
+
+
+def find_ci(s: str, sub: str, start: int = 0) -> int:
+    """Index of ``sub`` in ``s`` ignoring case, as an offset into ``s`` itself (-1 if absent).
+
+    ``s.lower()`` can change the length of ``s`` (``"İ".lower()`` is two code points), so
+    offsets found in the lower-cased string must never slice the original.
+
+    Examples
+    --------
+    >>> find_ci("İstanbul <ANSWER>x", "<answer>")
+    9
+    >>> "İstanbul <ANSWER>x".lower().find("<answer>")
+    10
+    """
+    m = re.compile(re.escape(sub), re.IGNORECASE).search(s, start)
+    return m.start() if m else -1
+
+
+def count_ci(s: str, sub: str) -> int:
+    """Number of non-overlapping case-insensitive occurrences of ``sub`` in ``s``."""
+    return len(re.findall(re.escape(sub), s, flags=re.IGNORECASE))
+
+
+def untagged_answer(rest: str) -> str:
+    """The answer in text after ``</think>`` that has no ``<answer>`` tag.
+
+    The last ``Answer: ...`` line if there is one, else the last non-empty line.
+
+    Examples
+    --------
+    >>> untagged_answer("The facts say A works for B.\\nAnswer: ['B']")
+    "['B']"
+    >>> untagged_answer("I need the facts: X works for Y.\\n['Y']\\n")
+    "['Y']"
+    """
+    lines = [ln.strip() for ln in rest.splitlines() if ln.strip()]
+    for ln in reversed(lines):
+        m = _ANSWER_LINE.match(ln)
+        if m:
+            return m.group(1).strip()
+    return lines[-1] if lines else ""
 
 
 @dataclass
@@ -183,36 +232,44 @@ def _answer_items(answer: str | None) -> list[str] | None:
 
 
 def _split_answer(rest: str, issues: list[str]) -> tuple[str | None, bool]:
-    """Answer text in ``rest`` (the text after the trace); returns (answer, irregular)."""
-    low = rest.lower()
+    """Answer text in ``rest`` (the text after the trace); returns (answer, irregular).
+
+    All offsets are found case-insensitively in ``rest`` itself (``find_ci``).
+    """
     irregular = False
-    if low.count("<answer>") > 1:
+    if count_ci(rest, "<answer>") > 1:
         issues.append("doubled_answer")
         irregular = True
-    if "<answer>" in low:
-        pre = low[: low.index("<answer>")]
-        if "</answer>" in pre:
+    first = find_ci(rest, "<answer>")
+    if first >= 0:
+        if find_ci(rest[:first], "</answer>") >= 0:
             issues.append("stray_close_answer")
             irregular = True
-        start = low.index("<answer>") + len("<answer>")
-        end = low.find("</answer>", start)
-        nxt = low.find("<answer>", start)
+        start = first + len("<answer>")
+        end = find_ci(rest, "</answer>", start)
+        nxt = find_ci(rest, "<answer>", start)
         if end < 0:
             issues.append("unclosed_answer")
             end = nxt if nxt >= 0 else len(rest)
             irregular = True
         elif 0 <= nxt < end:
             end = nxt
-        if rest[end:].lower().replace("</answer>", "", 1).strip():
+        tail = re.sub("</answer>", "", rest[end:], count=1, flags=re.IGNORECASE)
+        if tail.strip():
             issues.append("text_after_answer")
         return rest[start:end].strip(), irregular
-    if "</answer>" in low:
+    if find_ci(rest, "</answer>") >= 0:
         # e.g. "</think></answer>['X']</answer>": drop closers, keep the text between them.
         issues.append("stray_close_answer")
         pieces = [p.strip() for p in re.split(r"</answer>", rest, flags=re.IGNORECASE)]
         pieces = [p for p in pieces if p]
         return (pieces[0] if pieces else ""), True
     return rest.strip(), False
+
+
+def _has_answer_tag(rest: str) -> bool:
+    """Whether the text after the trace has any answer tag (open or close)."""
+    return find_ci(rest, "<answer>") >= 0 or find_ci(rest, "</answer>") >= 0
 
 
 def _untraced(answer: str, irregular: bool, issues: list[str]) -> ParsedOutput:
@@ -261,8 +318,7 @@ def parse_reference(text: str, dataset: str) -> ParsedOutput:
     if m:
         issues.append("role_header")
         s = s[m.end() :]
-    low = s.lower()
-    n_open, n_close = low.count("<think>"), low.count("</think>")
+    n_open, n_close = count_ci(s, "<think>"), count_ci(s, "</think>")
     if not s.strip():
         return ParsedOutput(None, None, None, None, None, "no_answer", issues)
     if n_open == 0 and n_close == 0:
@@ -278,12 +334,13 @@ def parse_reference(text: str, dataset: str) -> ParsedOutput:
         issues.append("doubled_close_think")
         irregular = True
     if n_close == 0:
-        start = low.index("<think>") + len("<think>")
+        start = find_ci(s, "<think>") + len("<think>")
         trace = s[start:].strip()
         label, retrieval = parse_trace(trace, dataset)
         return ParsedOutput(trace, label, retrieval, None, None, "truncated", issues)
-    close = low.index("</think>")
-    open_ = low.rfind("<think>", 0, close)
+    close = find_ci(s, "</think>")
+    opens = [m.start() for m in re.finditer("<think>", s[:close], flags=re.IGNORECASE)]
+    open_ = opens[-1] if opens else -1
     if open_ < 0:
         # The chat template may put "<think>" in the prompt; the trace starts at the output.
         issues.append("missing_think_open")
@@ -303,6 +360,12 @@ def parse_reference(text: str, dataset: str) -> ParsedOutput:
             return ParsedOutput(None, None, None, None, None, "no_answer", issues)
         return _untraced(answer, irregular, issues)
     label, retrieval = parse_trace(trace, dataset)
+    if answer and not _has_answer_tag(rest):
+        issues.append("untagged_answer")
+        answer = untagged_answer(rest)
+        return ParsedOutput(
+            trace, label, retrieval, answer, _answer_items(answer), "untagged_answer", issues
+        )
     if not answer:
         return ParsedOutput(
             trace, label, retrieval, None, None, "malformed" if irregular else "no_answer", issues

@@ -199,3 +199,197 @@ def scoring_modes_table(items: pd.DataFrame) -> pd.DataFrame:
         t["reference_minus_strict"] = t[cols[1]] - t[cols[0]]
     t["n_items"] = items.groupby(["dataset", "student", "condition"]).size()
     return t
+
+
+def clustered_accuracy_table(
+    items: pd.DataFrame, metric: str = "answer_correct", n_boot: int = 2000
+) -> pd.DataFrame:
+    """Per dataset/student/condition: ``metric`` over all seeds with a problem-clustered CI.
+
+    Seeds are repeated measures of the same problems (``clustered.cluster_bootstrap_rate``
+    resamples problems with all their seeds); the per-seed values are shown beside it.
+    """
+    from .clustered import cluster_bootstrap_rate
+
+    rows = []
+    for (ds, student, cond), g in items.groupby(["dataset", "student", "condition"], sort=True):
+        r = cluster_bootstrap_rate(g[["id", "seed", metric]], metric, n_boot=n_boot, seed=0)
+        per_seed = g.groupby("seed")[metric].mean()
+        spread = stats.seed_spread(per_seed.to_dict())
+        rows.append(
+            {
+                "dataset": ds,
+                "student": student,
+                "condition": cond,
+                "metric": metric,
+                "rate": r["rate"],
+                "lo": r["lo"],
+                "hi": r["hi"],
+                "n_problems": r["n_problems"],
+                "n_seeds": r["n_seeds"],
+                "seed_sd": spread["sd"],
+                "per_seed": ", ".join(f"{v:.3f}" for v in per_seed),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+#: The study's primary comparison (issue 9): incorrect minus correct traces, strict scoring.
+PRIMARY = ("correct", "incorrect")
+
+
+def pooled_paired_table(
+    items: pd.DataFrame,
+    baseline: str = "correct",
+    others: list[str] | None = None,
+    metric: str = "answer_correct",
+    n_boot: int = 2000,
+) -> pd.DataFrame:
+    """One pooled paired test per comparison (other - baseline), over all seeds at once.
+
+    ``clustered.paired_pooled`` on the same problems; the row ``PRIMARY`` (correct vs
+    incorrect traces) is the declared primary test, every other row of the table is Holm-adjusted
+    as one family (``p_holm``; the primary keeps its raw p). ``verdict`` says "not enough seeds"
+    below ``clustered.MIN_SEEDS`` seeds. Conditions absent from the grid are skipped.
+    """
+    from .clustered import paired_pooled, verdict
+    from .stratified import holm
+
+    present = set(items["condition"])
+    others = [
+        c for c in (others or ["vanilla", "incorrect", "label_only", "direct"]) if c in present
+    ]
+    rows = []
+    for (ds, student), g in items.groupby(["dataset", "student"], sort=True):
+        a = g[g["condition"] == baseline]
+        if a.empty:
+            continue
+        for other in others:
+            b = g[g["condition"] == other]
+            if b.empty or other == baseline:
+                continue
+            r = paired_pooled(
+                a[["id", "seed", metric]], b[["id", "seed", metric]], metric, n_boot=n_boot
+            )
+            rows.append(
+                {
+                    "dataset": ds,
+                    "student": student,
+                    "baseline": baseline,
+                    "other": other,
+                    "primary": (baseline, other) == PRIMARY,
+                    **r,
+                }
+            )
+    df = pd.DataFrame(rows)
+    if df.empty:
+        return df
+    secondary = ~df["primary"]
+    df["p_holm"] = df["p_value"]
+    adj = holm([None if pd.isna(p) else float(p) for p in df.loc[secondary, "p_value"]])
+    df.loc[secondary, "p_holm"] = adj
+    df["verdict"] = [verdict({**r, "p_value": r["p_holm"]}) for r in df.to_dict("records")]
+    return df
+
+
+_STOP = frozenset(
+    [
+        "a",
+        "an",
+        "the",
+        "is",
+        "are",
+        "was",
+        "were",
+        "of",
+        "in",
+        "on",
+        "at",
+        "to",
+        "for",
+        "by",
+        "with",
+        "and",
+        "or",
+        "what",
+        "which",
+        "who",
+        "whom",
+        "where",
+        "when",
+        "did",
+        "does",
+        "do",
+        "while",
+        "same",
+        "time",
+        "other",
+        "else",
+        "how",
+        "many",
+        "much",
+        "from",
+        "than",
+        "that",
+        "this",
+        "it",
+        "its",
+        "be",
+    ]
+)
+
+
+def _content_words(text: str) -> set[str]:
+    import re
+
+    return {w for w in re.findall(r"[a-z0-9]+", text.lower()) if w not in _STOP and len(w) > 1}
+
+
+def corruption_relevance_table(
+    cells: pd.DataFrame, kinds: tuple[str, ...] = ("retrieval", "both", "swap"), seed: int = 0
+) -> pd.DataFrame:
+    """Per dataset and corruption: how relevant the stated wrong facts are (book chapter 1).
+
+    For the train problems of each dataset: ``shares_question_word`` = share of corrupted traces
+    whose stated facts share at least one content word with the question (a distractor sharing
+    none is easy to reject); ``absent_from_context`` = share stating a fact that is not in the
+    problem's own context (``swap`` states another problem's facts); ``states_anchor`` = share
+    stating the CoTemp anchor (the question's own event fact; 0 by construction).
+    """
+    from .corrupt import corrupt_all
+    from .decompose import anchor_index
+    from .records import read_problems
+
+    rows = []
+    for path in sorted(set(cells["problems"])):
+        probs = [p for p in read_problems(path) if p.split == "train"]
+        if not probs:
+            continue
+        for kind in kinds:
+            try:
+                traces = corrupt_all(probs, kind, seed=seed)
+            except Exception as e:  # noqa: BLE001 - a corruption impossible on this data
+                rows.append({"dataset": probs[0].dataset, "corruption": kind, "error": str(e)})
+                continue
+            share = absent = anchor = n = 0
+            for p, t in zip(probs, traces, strict=True):
+                stated = [s for s in t.support_text or [] if s.strip()]
+                if not stated:
+                    continue
+                n += 1
+                q = _content_words(p.question)
+                share += any(_content_words(s) & q for s in stated)
+                absent += any(s not in p.context for s in stated)
+                k = anchor_index(p)
+                anchor += k is not None and p.context[k] in stated
+            rows.append(
+                {
+                    "dataset": probs[0].dataset,
+                    "corruption": kind,
+                    "n": n,
+                    "shares_question_word": share / n if n else None,
+                    "absent_from_context": absent / n if n else None,
+                    "states_anchor": anchor / n if n else None,
+                }
+            )
+    return pd.DataFrame(rows)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -27,6 +28,7 @@ from typing import Any
 
 from . import score_reference as ref
 from . import score_strict as strict
+from .consistency import consistency
 from .errors import RecordError
 from .parse import ParsedOutput, parse_output
 from .records import Problem, read_problems, read_unique_jsonl, write_jsonl
@@ -108,10 +110,29 @@ def read_predictions(path: str | Path) -> dict[str, dict]:
     return {pred["id"]: pred for pred in preds}
 
 
+#: Statuses that end in an answer the parser read from a tagged or untagged remainder.
+_CUT_STATUSES = ("ok", "malformed", "untagged_answer")
+
+
 def _budget_cut(parsed: ParsedOutput, pred: dict) -> ParsedOutput:
-    """An ``<answer>`` left open because generation hit ``max_new_tokens`` is truncated."""
-    if pred.get("hit_max_new_tokens") and "unclosed_answer" in parsed.issues:
-        return replace(parsed, status="truncated", answer=None, answer_items=None)
+    """An output that hit ``max_new_tokens`` without a closed ``</answer>`` is truncated.
+
+    Covers an ``<answer>`` left open and a trace followed by untagged text that ran out of
+    budget (the answer was never finished, so it is not scored as one). Bare untraced text
+    (``no_trace``: direct prompting) keeps its status.
+    """
+    if not pred.get("hit_max_new_tokens"):
+        return parsed
+    output = pred.get("output") or ""
+    closed = re.search("</answer>", output, flags=re.IGNORECASE) is not None
+    if "unclosed_answer" in parsed.issues or (parsed.status in _CUT_STATUSES and not closed):
+        return replace(
+            parsed,
+            status="truncated",
+            answer=None,
+            answer_items=None,
+            issues=[*parsed.issues, "hit_max_new_tokens"],
+        )
     return parsed
 
 
@@ -205,6 +226,8 @@ def score_items(
             n_new_tokens=None if pred is None else pred.get("n_new_tokens"),
             hit_max_new_tokens=None if pred is None else pred.get("hit_max_new_tokens"),
             triple_element=prob.meta.get("triple_element"),
+            consistent=consistency(prob, px)["consistent"],
+            **strict.split_retrieval(prob, px),
         )
         items.append(item)
     return items
@@ -316,7 +339,37 @@ def summarize(
     ):
         summary[f"mean_{key}"] = _mean([it.get(key) for it in items])
     summary["n_hit_max_new_tokens"] = sum(bool(it.get("hit_max_new_tokens")) for it in items)
+    summary["untagged_answer"] = untagged_sensitivity(items)
+    cons = [bool(it["consistent"]) for it in items if it.get("consistent") is not None]
+    summary["consistency"] = rate(sum(cons), len(cons))
     return _clean(summary)
+
+
+def untagged_sensitivity(items: list[dict]) -> dict[str, Any]:
+    """Answer accuracy with ``untagged_answer`` items scored as parsed and scored wrong.
+
+    The sensitivity row for the parse status ``untagged_answer`` (parse.py): how much of the
+    accuracy rests on answers the student wrote without ``<answer>`` tags.
+
+    Examples
+    --------
+    >>> items = [{"id": "a", "status": "ok", "answer_correct": True},
+    ...          {"id": "b", "status": "untagged_answer", "answer_correct": True}]
+    >>> r = untagged_sensitivity(items)
+    >>> r["n"], r["accuracy"], r["accuracy_untagged_wrong"], r["ids"]
+    (1, 1.0, 0.5, ['b'])
+    """
+    untagged = [it for it in items if it.get("status") == "untagged_answer"]
+    n = len(items)
+    k = sum(bool(it["answer_correct"]) for it in items)
+    k_untagged = sum(bool(it["answer_correct"]) for it in untagged)
+    return {
+        "n": len(untagged),
+        "n_correct": k_untagged,
+        "accuracy": rate(k, n)["rate"],
+        "accuracy_untagged_wrong": rate(k - k_untagged, n)["rate"],
+        "ids": [it["id"] for it in untagged],
+    }
 
 
 def score_run(

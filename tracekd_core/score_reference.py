@@ -244,18 +244,36 @@ def score_answers(problems: list[Problem], outputs: list[str | None]) -> list[di
     return out
 
 
+def lookup_scope(problem: Problem) -> tuple[str, str]:
+    """The rows the reference searches for an item's gold row (its "category CSV").
+
+    CoTemp: one test file per relation, so the scope is (dataset, relation). bAbI and MARCO: one
+    test file across all tasks / query types, so the scope is the whole dataset.
+
+    Examples
+    --------
+    >>> p = Problem(id="b", dataset="babi", split="test", question="Where?", context=["x"],
+    ...             answers=["kitchen"], label="counting", support=[0])
+    >>> lookup_scope(p)
+    ('babi', '')
+    """
+    return (problem.dataset, problem.label if problem.dataset == "cotemp" else "")
+
+
 def score_traces(problems: list[Problem], outputs: list[str | None]) -> list[dict]:
     """Reference trace scoring (PAPER_NOTES 6.2) of a batch, in input order.
 
-    The gold row is the first problem of the same dataset and label (the reference's category
-    CSV, here the scored problem list) whose answer list repr contains the item's first gold
-    answer; when none does, the previously found row is reused (stale fallback, as in the
-    reference). Unevaluated items (no "think", or empty text before ``</think>``) get ``None``.
+    The gold row is the first problem of the item's ``lookup_scope`` (the reference's test CSV:
+    per relation for CoTemp, the whole file for bAbI and MARCO; here the scored problem list)
+    whose answer list repr contains the item's first gold answer; when none does, the previously
+    found row is reused (stale fallback, as in the reference). Unevaluated items (no "think", or
+    an empty string before ``</think>``; whitespace is *not* stripped, as in the reference) get
+    ``None``.
     """
     rows: dict[tuple[str, str], list[Problem]] = {}
     for p in problems:
-        rows.setdefault((p.dataset, p.label), []).append(p)
-    # One joined text per category: str.find gives the first row containing the gold (the
+        rows.setdefault(lookup_scope(p), []).append(p)
+    # One joined text per scope: str.find gives the first row containing the gold (the
     # separator never occurs in a gold, so a hit never spans two rows).
     joined: dict[tuple[str, str], tuple[str, list[int]]] = {}
     for key, group in rows.items():
@@ -267,12 +285,12 @@ def score_traces(problems: list[Problem], outputs: list[str | None]) -> list[dic
     last: dict[tuple[str, str], Problem] = {}
     out = []
     for prob, text in zip(problems, outputs, strict=True):
-        key = (prob.dataset, prob.label)
+        key = lookup_scope(prob)
         blob, starts = joined[key]
         hit = blob.find(prob.answers[0]) if "\x00" not in prob.answers[0] else -1
         gold_row = rows[key][bisect_right(starts, hit) - 1] if hit >= 0 else last.get(key, prob)
         last[key] = gold_row
-        if text is None or "think" not in text or not text.split("</think>")[0].strip():
+        if text is None or "think" not in text or not text.split("</think>")[0]:
             out.append({"label_correct": None, "retrieval_correct": None, "trace_correct": None})
             continue
         trace = text.split("</think>")[0]

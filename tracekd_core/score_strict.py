@@ -21,6 +21,7 @@ from collections import Counter
 from functools import lru_cache
 
 from . import score_reference as ref
+from .decompose import anchor_index
 from .parse import ParsedOutput
 from .records import Problem
 
@@ -170,6 +171,36 @@ def _answer(problem: Problem, parsed: ParsedOutput | None) -> dict:
     if problem.dataset == "marco":  # free-form answers: F1/P/R are the token-level ones
         res["precision"], res["recall"], res["f1"] = best
     return res
+
+
+def split_retrieval(problem: Problem, parsed: ParsedOutput | None) -> dict:
+    """The retrieval step split in two (issue 9): the anchor and the answer-bearing facts.
+
+    ``anchor_correct``: the trace states the question's anchor fact (``None`` without a trace,
+    a retrieval sentence or an anchor). ``answer_facts_correct``: the stated facts other than
+    the anchor equal the gold support (the answer-bearing facts): the part of retrieval that is
+    nearly "picked the answer".
+
+    Examples
+    --------
+    >>> p = Problem(id="a", dataset="cotemp", split="test", label="equal", support=[1],
+    ...     question="While Ann worked for Acme, which school did Ann attend?",
+    ...     context=["Ann works for Acme from 2001 to 2003.", "Ann attended Uni in 2002."],
+    ...     answers=["Uni"], meta={"triple_element": "S1_R2_O2", "anchor": 0})
+    >>> po = ParsedOutput("t", "equal", list(p.context), "Uni", ["Uni"], "ok")
+    >>> split_retrieval(p, po)
+    {'anchor_correct': True, 'answer_facts_correct': True}
+    """
+    if parsed is None or parsed.trace is None or parsed.retrieval_step is None:
+        return {"anchor_correct": None, "answer_facts_correct": None}
+    k = anchor_index(problem)
+    anchor = normalize_text(problem.context[k]) if k is not None else None
+    gold = {normalize_text(t) for t in problem.support_text} - {anchor}
+    stated = {normalize_text(t) for t in parsed.retrieval_step} - {""}
+    return {
+        "anchor_correct": None if anchor is None else anchor in stated,
+        "answer_facts_correct": (stated - {anchor}) == gold,
+    }
 
 
 def _trace(problem: Problem, parsed: ParsedOutput | None) -> dict:

@@ -38,6 +38,8 @@ from .split import sample_stratified, split_per_group
 log = logging.getLogger(__name__)
 
 TRIPLES = ("S1_R1_O2", "S2_R1_O1", "S1_R2_O2", "S2_R1_O2", "S2_R2_O2")
+#: Question types naming two people, whose asked subject is named in the last clause.
+S2_O2 = ("S2_R1_O2", "S2_R2_O2")
 #: Wikidata relation -> verb phrases of the CoTempQA sentence templates (present and past).
 VERBS: dict[str, tuple[str, ...]] = {
     "P39": ("holds the position of", "held the position of"),
@@ -275,10 +277,14 @@ def match_support(
         ("substring", lambda i, a: a in facts[i]),
     )
 
+    # two-person templates (S2_R1_O2, S2_R2_O2) name both people: the asked subject is the
+    # one of the last clause (", which ... did B ...?"), not the anchor's person
+    asked_in = question.rsplit(",", 1)[-1] if question and triple in S2_O2 else question
+
     def named(i: int) -> bool:
         p = parsed[i]
         other = p.object if triple == "S2_R1_O1" else p.subject
-        return question is not None and _word_in(other, question)
+        return asked_in is not None and _word_in(other, asked_in)
 
     first_partial: tuple[list[int], str] | None = None
     for name, hit in rules:
