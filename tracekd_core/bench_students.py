@@ -36,16 +36,31 @@ log = logging.getLogger(__name__)
 BENCH_ROOT = Path("runs/bench")
 
 
-def bench_data(root: str | Path = BENCH_ROOT, n_train: int = 256, n_test: int = 64):
-    """``(sft_path, test_problems)``: CoTemp-style correct-trace SFT file and test problems."""
+def bench_data(
+    root: str | Path = BENCH_ROOT,
+    n_train: int = 256,
+    n_test: int = 64,
+    profile: str | None = "default",
+):
+    """``(sft_path, test_problems)``: CoTemp correct-trace SFT file and test problems.
+
+    The problems are generated like the ``profile``'s CoTemp dataset (its distractor count), so
+    the benchmark measures sequences of the length the book trains and generates on.
+    """
+    from .config import load_profile
     from .datasets import make_problems
     from .decompose import build_sft_examples
     from .records import write_jsonl
 
-    problems = make_problems(DataConfig(dataset="cotemp", n_train=n_train, n_test=n_test), seed=0)
+    dc = DataConfig(dataset="cotemp", n_train=n_train, n_test=n_test)
+    if profile:
+        prof = load_profile(profile)
+        base = next((d for d in prof.datasets if d.dataset == "cotemp"), dc)
+        dc = base.model_copy(update={"n_train": n_train, "n_test": n_test, "source": "synthetic"})
+    problems = make_problems(dc, seed=0)
     train = [p for p in problems if p.split == "train"]
     test = [p for p in problems if p.split == "test"]
-    path = Path(root) / "data" / f"cotemp-correct-{n_train}.jsonl"
+    path = Path(root) / "data" / f"cotemp-correct-{n_train}-d{dc.n_distractors}.jsonl"
     recs = build_sft_examples(train, "correct", seed=0)
     text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in recs)
     if not path.exists() or path.read_text() != text:
@@ -158,7 +173,7 @@ def bench_train(
     prof = load_profile(profile)
     base = prof.train
     n_ex = steps * base.batch_size * base.grad_accum
-    sft_path, _ = bench_data(n_train=n_ex)
+    sft_path, _ = bench_data(n_train=n_ex, profile=profile)
     cfg = base.model_copy(
         update={
             "quant": quant,
@@ -276,15 +291,18 @@ def bench_generate(
     threads: int = 2,
     adapter: str | Path | None = None,
     max_new_tokens: int = 128,
-    batch_size: int = 16,
+    batch_size: int = 50,
     dtype: str = "auto",
-    adapter_steps: int = 4,
+    adapter_steps: int = 16,
     cache_dir: str | Path = DEFAULT_CACHE_DIR,
+    profile: str = "default",
 ) -> dict[str, Any]:
     """Batched vs one-at-a-time greedy generation on the same problems and adapter.
 
-    ``adapter=None`` trains (once, cached in ``runs/bench/adapter``) a short bench adapter;
-    ``adapter="none"`` benchmarks the base model (direct prompting).
+    ``adapter=None`` trains (once, cached in ``runs/bench/adapter``) an adapter like one cell of
+    ``profile`` (its train section, ``adapter_steps`` steps on CoTemp correct traces), so the
+    outputs have the trace + answer lengths the book generates; ``adapter="none"`` benchmarks
+    the base model (direct prompting).
     """
     import torch
 
@@ -294,17 +312,23 @@ def bench_generate(
     from .train import train
 
     torch.set_num_threads(threads)
-    sft_path, test = bench_data(n_test=max(64, n_problems))
+    from .config import load_profile
+
+    base = load_profile(profile).train
+    n_train = adapter_steps * base.batch_size * base.grad_accum
+    sft_path, test = bench_data(n_train=n_train, n_test=max(64, n_problems), profile=profile)
     problems = test[:n_problems]
     if str(adapter).lower() == "none":  # direct prompting: the base model, no adapter
         adapter = None
     elif adapter is None:
-        acfg = TrainConfig(
-            student="smollm2-135m",
-            quant="none",
-            dtype=dtype,
-            max_steps=adapter_steps,
-            num_threads=threads,
+        acfg = base.model_copy(
+            update={
+                "student": "smollm2-135m",
+                "quant": "none",
+                "dtype": dtype,
+                "max_steps": adapter_steps,
+                "num_threads": threads,
+            }
         )
         adapter = train(acfg, sft_path, runs_root=BENCH_ROOT, experiment="adapter")
     cfg = GenerateConfig(max_new_tokens=max_new_tokens, batch_size=batch_size, dtype=dtype)

@@ -187,7 +187,7 @@ def register(sub: argparse._SubParsersAction, bench: argparse._SubParsersAction)
         "--adapter", help="Run folder; default: a short cached bench run; none = base model."
     )
     bg.add_argument("--max-new-tokens", dest="max_new_tokens", type=int, default=128)
-    bg.add_argument("--batch-size", dest="batch_size", type=int, default=16)
+    bg.add_argument("--batch-size", dest="batch_size", type=int, default=50)
     bg.add_argument("--dtype", default="auto", choices=["auto", "bfloat16", "float32"])
     bg.add_argument("--threads", type=int, default=2)
     bg.add_argument("--out", default="runs/bench/generate.json")
