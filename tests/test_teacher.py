@@ -1,0 +1,91 @@
+"""HttpTeacher against a real OpenAI-compatible HTTP server on 127.0.0.1 (no mocked client)."""
+
+from __future__ import annotations
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from tracekd_core.errors import TeacherError
+from tracekd_core.teacher import HttpTeacher, cached_chat
+
+
+class _Handler(BaseHTTPRequestHandler):
+    calls: list[dict] = []
+    fail_first = 0  # number of 503 replies before answering
+    malformed = False
+
+    def do_POST(self):  # noqa: N802 (http.server API)
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        type(self).calls.append({"body": body, "auth": self.headers.get("Authorization")})
+        if type(self).fail_first > 0:
+            type(self).fail_first -= 1
+            self.send_response(503)
+            self.end_headers()
+            return
+        q = body["messages"][-1]["content"]
+        msg = {"content": f"answer to {q}", "reasoning_content": f"thinking about {q}"}
+        out = {"oops": 1} if type(self).malformed else {"choices": [{"message": msg}]}
+        data = json.dumps(out).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def server():
+    _Handler.calls, _Handler.fail_first, _Handler.malformed = [], 0, False
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{srv.server_address[1]}/v1"
+    srv.shutdown()
+    srv.server_close()
+
+
+MSG = [{"role": "user", "content": "Q1"}]
+
+
+def test_reasoning_and_content_and_key_from_env(server, monkeypatch):
+    monkeypatch.setenv("TEST_TEACHER_KEY", "sekret")
+    t = HttpTeacher(server, "deepseek-reasoner", api_key_env="TEST_TEACHER_KEY", timeout=5)
+    r = t.chat(MSG, {"temperature": 0})
+    assert (r.reasoning, r.content) == ("thinking about Q1", "answer to Q1")
+    assert _Handler.calls[0]["auth"] == "Bearer sekret"
+    assert _Handler.calls[0]["body"]["model"] == "deepseek-reasoner"
+
+
+def test_cache_resumes_and_never_stores_the_key(server, tmp_path, monkeypatch):
+    monkeypatch.setenv("TEST_TEACHER_KEY", "sekret")
+    t = HttpTeacher(server, "m", api_key_env="TEST_TEACHER_KEY", timeout=5)
+    a = cached_chat(t, MSG, {}, tmp_path)
+    b = cached_chat(t, MSG, {}, tmp_path)
+    assert a == b and len(_Handler.calls) == 1
+    stored = "".join(p.read_text() for p in tmp_path.rglob("*.json"))
+    assert "thinking about Q1" in stored and "sekret" not in stored
+
+
+def test_retries_transient_errors(server):
+    _Handler.fail_first = 2
+    t = HttpTeacher(server, "m", api_key_env=None, backoff=0.01, timeout=5)
+    assert t.chat(MSG, {}).content == "answer to Q1"
+    assert len(_Handler.calls) == 3
+
+
+def test_clear_errors(server, monkeypatch):
+    monkeypatch.delenv("NO_SUCH_KEY_VAR", raising=False)
+    with pytest.raises(TeacherError, match="NO_SUCH_KEY_VAR"):
+        HttpTeacher(server, "m", api_key_env="NO_SUCH_KEY_VAR")
+    _Handler.malformed = True
+    with pytest.raises(TeacherError, match="malformed"):
+        HttpTeacher(server, "m", api_key_env=None, timeout=5).chat(MSG, {})
+    dead = HttpTeacher("http://127.0.0.1:9", "m", api_key_env=None, max_retries=1, backoff=0.01)
+    with pytest.raises(TeacherError, match="unreachable"):
+        dead.chat(MSG, {})
