@@ -16,6 +16,7 @@ class _Handler(BaseHTTPRequestHandler):
     calls: list[dict] = []
     fail_first = 0  # number of 503 replies before answering
     malformed = False
+    reply = None  # optional callable: last user message -> answer content
 
     def do_POST(self):  # noqa: N802 (http.server API)
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
@@ -26,7 +27,8 @@ class _Handler(BaseHTTPRequestHandler):
             self.end_headers()
             return
         q = body["messages"][-1]["content"]
-        msg = {"content": f"answer to {q}", "reasoning_content": f"thinking about {q}"}
+        content = type(self).reply(q) if type(self).reply else f"answer to {q}"
+        msg = {"content": content, "reasoning_content": f"thinking about {q}"}
         out = {"oops": 1} if type(self).malformed else {"choices": [{"message": msg}]}
         data = json.dumps(out).encode()
         self.send_response(200)
@@ -41,7 +43,7 @@ class _Handler(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def server():
-    _Handler.calls, _Handler.fail_first, _Handler.malformed = [], 0, False
+    _Handler.calls, _Handler.fail_first, _Handler.malformed, _Handler.reply = [], 0, False, None
     srv = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
     thread = threading.Thread(target=srv.serve_forever, daemon=True)
     thread.start()
@@ -89,3 +91,36 @@ def test_clear_errors(server, monkeypatch):
     dead = HttpTeacher("http://127.0.0.1:9", "m", api_key_env=None, max_retries=1, backoff=0.01)
     with pytest.raises(TeacherError, match="unreachable"):
         dead.chat(MSG, {})
+
+
+def test_pipeline_keeps_only_solved_problems_and_resumes(server, tmp_path):
+    from tests.conftest import FIXTURES
+    from tracekd_core.records import read_problems
+    from tracekd_core.teacher_pipeline import run_pipeline
+
+    problems = read_problems(FIXTURES / "problems" / "cotemp10.jsonl")[:4]
+    gold = {p.question: repr(p.answers) for p in problems[:2]}  # the teacher solves 2 of 4
+
+    def reply(q):
+        return next((a for k, a in gold.items() if k in q), "['nobody']")
+
+    _Handler.reply = staticmethod(reply)
+    t = HttpTeacher(server, "m", api_key_env=None, timeout=5)
+    rows = run_pipeline(t, problems, tmp_path)
+    assert [r["correct"] for r in rows] == [True, True, False, False]
+    assert all(r["summary"] and r["explanation"] for r in rows[:2])
+    assert all(r["summary"] is None and r["explanation"] is None for r in rows[2:])
+    n_calls = len(_Handler.calls)
+    assert n_calls == 4 + 2 * 2
+    assert run_pipeline(t, problems, tmp_path) == rows and len(_Handler.calls) == n_calls
+
+
+def test_import_traces_csv_and_jsonl(tmp_path):
+    from tracekd_core.errors import RecordError
+    from tracekd_core.teacher_pipeline import import_traces
+
+    (tmp_path / "t.csv").write_text("id,trace\na,think a\nb,think b\n")
+    assert import_traces(tmp_path / "t.csv") == {"a": "think a", "b": "think b"}
+    (tmp_path / "t.jsonl").write_text('{"pid": "a", "r1": "x"}\n{"pid": "a", "r1": "y"}\n')
+    with pytest.raises(RecordError, match="line 2"):
+        import_traces(tmp_path / "t.jsonl", id_col="pid", trace_col="r1")
