@@ -124,3 +124,18 @@ def test_import_traces_csv_and_jsonl(tmp_path):
     (tmp_path / "t.jsonl").write_text('{"pid": "a", "r1": "x"}\n{"pid": "a", "r1": "y"}\n')
     with pytest.raises(RecordError, match="line 2"):
         import_traces(tmp_path / "t.jsonl", id_col="pid", trace_col="r1")
+
+
+def test_local_teacher_runs_the_pipeline_offline(tiny_student, tmp_path):
+    from tests.conftest import FIXTURES
+    from tracekd_core.records import read_problems
+    from tracekd_core.teacher import LocalTeacher
+    from tracekd_core.teacher_pipeline import run_pipeline
+
+    model, tok = tiny_student
+    t = LocalTeacher("tiny-random", model=model, tokenizer=tok)
+    problems = read_problems(FIXTURES / "problems" / "cotemp10.jsonl")[:2]
+    rows = run_pipeline(t, problems, tmp_path, params={"max_new_tokens": 8})
+    assert [r["id"] for r in rows] == [p.id for p in problems]
+    assert all(isinstance(r["answer"], str) and isinstance(r["correct"], bool) for r in rows)
+    assert len(list(tmp_path.rglob("*.json"))) >= 2  # every call cached

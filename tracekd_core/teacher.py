@@ -162,6 +162,61 @@ class HttpTeacher:
         )
 
 
+def split_think(text: str) -> TeacherReply:
+    """Split a local model's output into ``<think>`` reasoning and the rest.
+
+    Examples
+    --------
+    >>> split_think("<think>a</think> <answer>b</answer>")
+    TeacherReply(reasoning='a', content='<answer>b</answer>')
+    >>> split_think("plain")
+    TeacherReply(reasoning=None, content='plain')
+    """
+    head, sep, tail = text.partition("</think>")
+    if not sep:
+        return TeacherReply(None, text.strip())
+    return TeacherReply(head.split("<think>", 1)[-1].strip(), tail.strip())
+
+
+class LocalTeacher:
+    """A transformers model of the student registry as teacher (the offline default).
+
+    The embedded ``smollm2-135m`` is a weak teacher: it solves few problems, so the
+    teacher-solved subset is small (the book says so). Greedy decoding via
+    ``generate.generate_batch``; ``params`` may set ``max_new_tokens``.
+
+    Parameters
+    ----------
+    model_name : str
+        Student registry name (``smollm2-135m``, ``tiny-random``) or local folder.
+    model, tokenizer : optional
+        Already loaded ``(model, tokenizer)`` (tests reuse a session fixture).
+    cache_dir : path, optional
+        Model cache of ``students.load_student``.
+    """
+
+    backend = "local"
+
+    def __init__(self, model_name: str, *, model: Any = None, tokenizer: Any = None, **load_kw):
+        self.model_name = self.model = model_name
+        if model is None:
+            from .students import load_student
+
+            model, tokenizer = load_student(model_name, dtype="float32", **load_kw)
+        self._model, self._tok = model, tokenizer
+
+    def chat(self, messages: list[dict], params: dict[str, Any]) -> TeacherReply:
+        """Greedy chat completion with the local model."""
+        from .config import GenerateConfig
+        from .generate import generate_batch
+
+        ids = self._tok.apply_chat_template(messages, add_generation_prompt=True, tokenize=True)
+        ids = list(getattr(ids, "input_ids", ids))
+        cfg = GenerateConfig(max_new_tokens=int(params.get("max_new_tokens", 256)), stop="")
+        out = generate_batch(self._model, self._tok, [ids], cfg)[0]
+        return split_think(out["output"])
+
+
 def cached_chat(
     teacher: Any, messages: list[dict], params: dict[str, Any], cache_dir: str | Path
 ) -> TeacherReply:
