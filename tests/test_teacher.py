@@ -139,3 +139,16 @@ def test_local_teacher_runs_the_pipeline_offline(tiny_student, tmp_path):
     assert [r["id"] for r in rows] == [p.id for p in problems]
     assert all(isinstance(r["answer"], str) and isinstance(r["correct"], bool) for r in rows)
     assert len(list(tmp_path.rglob("*.json"))) >= 2  # every call cached
+
+
+def test_cli_http_backend(server, tmp_path, capsys):
+    from tests.conftest import FIXTURES
+    from tracekd_core.cli import main
+
+    out = tmp_path / "t.jsonl"
+    argv = ["teacher", "--problems", str(FIXTURES / "problems" / "cotemp10.jsonl"), "--limit",
+            "2", "--backend", "http", "--model", "m", "--base-url", server, "--api-key-env", "",
+            "--cache", str(tmp_path / "c"), "--out", str(out)]  # fmt: skip
+    assert main(argv) == 0
+    assert len(out.read_text().splitlines()) == 2
+    assert "teacher solved 0/2" in capsys.readouterr().out
