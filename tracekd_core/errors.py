@@ -66,3 +66,7 @@ class QuantizationUnavailableError(TracekdError, RuntimeError):
 
 class ModelUnavailableError(TracekdError, RuntimeError):
     """A student model cannot be found locally and cannot be downloaded."""
+
+
+class TeacherError(TracekdError, RuntimeError):
+    """A teacher backend failed: missing API key, unreachable endpoint or malformed response."""
