@@ -133,3 +133,44 @@ def test_generate_with_adapter_and_cli(
     assert rc == 0 and "2 predictions" in capsys.readouterr().out
     assert json.loads(gen.manifest_path(out).read_text())["adapter"] == str(adapter_run)
     assert len(gen.load_predictions(out)) == 2
+
+
+def test_two_processes_on_one_file_write_each_prediction_once(render_dir, tmp_path):
+    """Issue 10.1: two concurrent generations into one file used to append duplicates."""
+    import os
+    import subprocess
+    import sys
+
+    out = tmp_path / "pred.jsonl"
+    cmd = [sys.executable, "-m", "tracekd_core.cli", "generate", "--student", "tiny-random"]
+    cmd += ["--problems", str(render_dir / "problems.jsonl"), "--out", str(out)]
+    cmd += ["--max-new-tokens", "4", "--dtype", "float32"]
+    procs = [subprocess.Popen(cmd, env=dict(os.environ), stderr=subprocess.PIPE) for _ in (0, 1)]
+    errs = [p.communicate(timeout=300)[1].decode() for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], errs
+    ids = [json.loads(x)["id"] for x in out.read_text().splitlines()]
+    assert len(ids) == len(set(ids)) == len(read_problems(render_dir / "problems.jsonl"))
+
+
+def test_killed_generation_leaves_no_partial_predictions_file(
+    problems, tmp_path, model_cache, monkeypatch
+):
+    """Issue 10.1: ``out`` only ever holds a complete file; a kill leaves ``out.part``."""
+    out = tmp_path / "pred.jsonl"
+    real, calls = gen.generate_batch, []
+
+    def dies_on_second_batch(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(gen, "generate_batch", dies_on_second_batch)
+    cfg = CFG.model_copy(update={"batch_size": 1})
+    with pytest.raises(KeyboardInterrupt):
+        gen.generate("tiny-random", problems, out, cfg=cfg, cache_dir=model_cache)
+    assert not out.exists() and len(gen.partial_path(out).read_text().splitlines()) == 1
+    monkeypatch.setattr(gen, "generate_batch", real)
+    gen.generate("tiny-random", problems, out, cfg=cfg, cache_dir=model_cache)
+    assert not gen.partial_path(out).exists()
+    assert len(gen.load_predictions(out)) == len(problems)

@@ -2,6 +2,7 @@
 
 import json
 
+import pytest
 import yaml
 
 from tracekd_core import runio
@@ -46,3 +47,29 @@ def test_code_digest_ignores_formatting_comments_and_docstrings(tmp_path):
     c.write_text("def f(x):\n    return x + 2\n")
     assert runio._code_digest(a) == runio._code_digest(b)
     assert runio._code_digest(a) != runio._code_digest(c)
+
+
+def test_lock_refuses_a_second_holder_without_wait(tmp_path):
+    import multiprocessing as mp
+
+    from tracekd_core.errors import RunLockedError
+
+    d = tmp_path / "run"
+    with runio.locked(d):
+        ctx = mp.get_context("spawn")
+        with ctx.Pool(1) as pool:
+            assert pool.apply(_try_lock, (str(d),)) == "RunLockedError"
+    assert _try_lock(str(d)) == "acquired"
+    with pytest.raises(RunLockedError, match="locked by another tracekd process"):
+        with runio.locked(d), runio.locked(d, wait=False):
+            pass
+
+
+def _try_lock(d: str) -> str:
+    from tracekd_core.errors import RunLockedError
+
+    try:
+        with runio.locked(d, wait=False):
+            return "acquired"
+    except RunLockedError:
+        return "RunLockedError"

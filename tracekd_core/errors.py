@@ -66,3 +66,19 @@ class QuantizationUnavailableError(TracekdError, RuntimeError):
 
 class ModelUnavailableError(TracekdError, RuntimeError):
     """A student model cannot be found locally and cannot be downloaded."""
+
+
+class RunLockedError(TracekdError, RuntimeError):
+    """Another tracekd process holds the lock of a run folder or profile grid."""
+
+
+class InconsistentRunError(TracekdError, RuntimeError):
+    """A run folder's files contradict each other (e.g. ``DONE`` but no predictions file)."""
+
+
+class ResumeMismatchError(TracekdError, RuntimeError):
+    """A resume would append to outputs written by another model, adapter or decoding setup."""
+
+
+class EmptyInputError(TracekdError, ValueError):
+    """An input file or split holds no record where at least one is needed."""

@@ -20,6 +20,7 @@ import gc
 import json
 import logging
 import os
+import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -239,7 +240,27 @@ def _sample_batch(
     ]
 
 
-def generate(
+def partial_path(out: str | Path) -> Path:
+    """Where an unfinished generation appends: ``pred.jsonl`` -> ``pred.jsonl.part``.
+
+    The file is renamed to ``out`` once every problem has its prediction, so ``out`` is only
+    ever a complete predictions file.
+    """
+    out = Path(out)
+    return out.with_name(out.name + ".part")
+
+
+def generate(student: str, problems: list[Problem], out: str | Path, **kwargs: Any) -> Path:
+    """Generate answers for ``problems`` into ``out`` under ``out``'s lock (see ``_generate``).
+
+    A second process generating into the same file waits for the first, then resumes (and
+    finds nothing left to do) instead of appending duplicates.
+    """
+    with runio.locked(out, what="predictions file"):
+        return _generate(student, problems, out, **kwargs)
+
+
+def _generate(
     student: str,
     problems: list[Problem],
     out: str | Path,
@@ -288,7 +309,8 @@ def generate(
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     chosen = problems[:limit] if limit is not None else list(problems)
-    done = load_predictions(out)
+    part = partial_path(out)
+    done = load_predictions(part if part.exists() else out)
     todo = [p for p in chosen if p.id not in done]
     log.info(
         "generate: %d problems, %d already in %s, %d to do",
@@ -301,6 +323,9 @@ def generate(
     timings: dict[str, float] = {}
     if todo:
         from .cpu import tune_process
+
+        if out.exists() and not part.exists():
+            shutil.copyfile(out, part)  # new problems for a finished file: extend a copy
 
         tune_process()
         dtype = resolve_dtype(cfg.dtype)
@@ -319,7 +344,7 @@ def generate(
         order = sorted(range(len(todo)), key=lambda i: (-len(enc[i]), todo[i].id))
         batches = [order[i : i + cfg.batch_size] for i in range(0, len(order), cfg.batch_size)]
         with (
-            out.open("a", encoding="utf-8") as fh,
+            part.open("a", encoding="utf-8") as fh,
             tqdm(total=len(todo), desc="generate", unit="problem") as bar,
         ):
             for b in batches:
@@ -339,6 +364,9 @@ def generate(
         }
         del model
         gc.collect()
+    if part.exists():
+        os.replace(part, out)  # complete: readers of ``out`` never see a partial file
+        runio.fsync_dir(out.parent)
     preds = load_predictions(out)
     mine = [preds[p.id] for p in chosen if p.id in preds]
     man_path = manifest_path(out)

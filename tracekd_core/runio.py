@@ -18,7 +18,8 @@ import platform
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +54,20 @@ def atomic_write_text(path: str | Path, text: str) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def fsync_dir(d: str | Path) -> None:
+    """Flush a folder's entries (a rename survives a power cut); a no-op where unsupported."""
+    try:
+        fd = os.open(d, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def atomic_write_json(path: str | Path, obj: Any) -> Path:
@@ -233,3 +248,76 @@ def _cpu_description() -> dict[str, Any]:
 def write_manifest(d: str | Path, manifest: dict[str, Any]) -> Path:
     """Write ``manifest.json`` into the run folder (atomic)."""
     return atomic_write_json(Path(d) / "manifest.json", manifest)
+
+
+def lock_path(target: str | Path) -> Path:
+    """The lock file of a run folder or output file: ``.<name>.lock`` beside it.
+
+    Beside, not inside, so the lock is the same whether or not the folder exists yet.
+
+    Examples
+    --------
+    >>> lock_path("runs/generate/cell-1").as_posix()
+    'runs/generate/.cell-1.lock'
+    """
+    target = Path(target)
+    return target.parent / f".{target.name}.lock"
+
+
+@contextmanager
+def locked(target: str | Path, *, wait: bool = True, what: str = "run folder") -> Iterator[Path]:
+    """Hold the inter-process lock of ``target`` (a run folder or an output file).
+
+    Two tracekd processes on one root never write the same folder at once: with ``wait`` the
+    second blocks until the first is done (and then finds its ``DONE`` marker); without, it
+    raises at once.
+
+    Raises
+    ------
+    RunLockedError
+        ``wait=False`` and another process holds the lock.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as d, locked(Path(d) / "run") as lock:
+    ...     lock.name
+    '.run.lock'
+    """
+    from filelock import FileLock, Timeout
+
+    from .errors import RunLockedError
+
+    path = lock_path(target)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(path))
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        if not wait:
+            raise RunLockedError(
+                f"{what} {target} is locked by another tracekd process (lock file {path}). "
+                "Wait for that run to finish, or use another --root; delete the lock file only "
+                "if no tracekd process is running."
+            ) from None
+        log.info("waiting for the lock of %s %s (another process is writing it)", what, target)
+        lock.acquire()
+    try:
+        yield path
+    finally:
+        lock.release()
+
+
+def hold_lock(target: str | Path) -> Any:
+    """Acquire ``target``'s lock (waiting) and return it; released when the object is dropped.
+
+    For functions whose body cannot be wrapped in ``with locked(...)``: the caller keeps the
+    returned object in a local variable for as long as it writes the folder.
+    """
+    from filelock import FileLock
+
+    path = lock_path(target)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(path))
+    lock.acquire()
+    return lock

@@ -295,6 +295,7 @@ def train(
     d = runio.run_dir(
         runs_root, experiment, config, {"sft": data_sha}, runio.code_fingerprint(*CODE_MODULES)
     )
+    lock = runio.hold_lock(d)  # noqa: F841 (a second process waits, then finds DONE)
     if runio.is_done(d):
         log.info("run %s is done; skipping", d)
         return d

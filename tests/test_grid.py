@@ -1,0 +1,34 @@
+"""The grid runner's locks and consistency checks (grid.py; issue 10)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tracekd_core import grid, runio
+from tracekd_core.config import load_profile
+from tracekd_core.errors import InconsistentRunError, RunLockedError
+
+
+def test_second_run_of_a_profile_fails_fast_while_the_first_holds_the_lock(tmp_path):
+    profile = load_profile("smoke")
+    runs = tmp_path / profile.runs_root / profile.name
+    with runio.locked(runs), pytest.raises(RunLockedError, match="profile grid 'smoke'"):
+        grid.run_grid(profile, tmp_path)
+    assert not (runs / "profile.json").exists()  # refused before touching anything
+
+
+def test_done_folder_with_duplicate_or_missing_predictions_names_the_folder(tmp_path):
+    d = tmp_path / "generate" / "cell-abc"
+    d.mkdir(parents=True)
+    runio.mark_done(d)
+    preds = d / "predictions.jsonl"
+    with pytest.raises(InconsistentRunError, match=f"Delete the folder {d}"):
+        grid.check_done_predictions(d, preds)
+    rec = json.dumps({"id": "a", "output": "x"}) + "\n"
+    preds.write_text(rec + rec)
+    with pytest.raises(InconsistentRunError, match="Delete the folder"):
+        grid.check_done_predictions(d, preds)
+    preds.write_text(rec)
+    grid.check_done_predictions(d, preds)  # consistent: no error
