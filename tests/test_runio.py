@@ -60,9 +60,12 @@ def test_lock_refuses_a_second_holder_without_wait(tmp_path):
         with ctx.Pool(1) as pool:
             assert pool.apply(_try_lock, (str(d),)) == "RunLockedError"
     assert _try_lock(str(d)) == "acquired"
-    with pytest.raises(RunLockedError, match="locked by another tracekd process"):
-        with runio.locked(d), runio.locked(d, wait=False):
-            pass
+    with (
+        pytest.raises(RunLockedError, match="locked by another tracekd process"),
+        runio.locked(d),
+        runio.locked(d, wait=False),
+    ):
+        pass
 
 
 def _try_lock(d: str) -> str:
