@@ -174,3 +174,39 @@ def test_killed_generation_leaves_no_partial_predictions_file(
     gen.generate("tiny-random", problems, out, cfg=cfg, cache_dir=model_cache)
     assert not gen.partial_path(out).exists()
     assert len(gen.load_predictions(out)) == len(problems)
+
+
+def test_resume_refuses_another_adapter_decoding_or_unfingerprinted_file(
+    problems, adapter_run, tmp_path, model_cache, monkeypatch
+):
+    """Issue 10.2: a killed generation resumed with another adapter used to mix the models."""
+    from tracekd_core.errors import ResumeMismatchError
+
+    out = tmp_path / "pred.jsonl"
+    real, calls = gen.generate_batch, []
+
+    def dies_on_second_batch(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(gen, "generate_batch", dies_on_second_batch)
+    cfg = CFG.model_copy(update={"batch_size": 1})
+    with pytest.raises(KeyboardInterrupt):
+        gen.generate("tiny-random", problems, out, cfg=cfg, cache_dir=model_cache)
+    monkeypatch.setattr(gen, "generate_batch", real)
+    before = gen.partial_path(out).read_text()
+    with pytest.raises(ResumeMismatchError, match="'adapter_sha'"):
+        gen.generate(
+            "tiny-random", problems, out, cfg=cfg, adapter=adapter_run, cache_dir=model_cache
+        )
+    longer = cfg.model_copy(update={"max_new_tokens": 7})
+    with pytest.raises(ResumeMismatchError, match="'decoding'"):
+        gen.generate("tiny-random", problems, out, cfg=longer, cache_dir=model_cache)
+    assert gen.partial_path(out).read_text() == before  # nothing appended
+    gen.generate("tiny-random", problems, out, cfg=cfg, cache_dir=model_cache)  # same setup: ok
+    assert len(gen.load_predictions(out)) == len(problems)
+    gen.fingerprint_path(out).unlink()
+    with pytest.raises(ResumeMismatchError, match="no pred.fingerprint.json"):
+        gen.generate("tiny-random", problems + problems[:0], out, cfg=cfg, cache_dir=model_cache)

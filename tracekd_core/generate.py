@@ -78,6 +78,76 @@ def adapter_dir(adapter: str | Path) -> Path:
     )
 
 
+def fingerprint_path(out: str | Path) -> Path:
+    """Sidecar naming what wrote a predictions file: ``pred.jsonl`` -> ``pred.fingerprint.json``."""
+    return Path(out).with_suffix(".fingerprint.json")
+
+
+def adapter_sha(adapter: str | Path | None) -> str | None:
+    """Hash of an adapter's files (config and weights); ``None`` for direct prompting."""
+    if adapter is None:
+        return None
+    d = adapter_dir(adapter)
+    files = sorted(
+        f for f in d.iterdir() if f.is_file() and f.suffix in {".json", ".safetensors", ".bin"}
+    )
+    return runio.stable_hash({f.name: runio.file_sha256(f) for f in files}, n=16)
+
+
+def problem_sha(problem: Problem) -> str:
+    """Hash of one problem's content (a resumed id must still be the same problem)."""
+    from dataclasses import asdict
+
+    return runio.stable_hash(asdict(problem), n=12)
+
+
+def check_fingerprint(
+    out: Path, setup: dict[str, Any], problems: list[Problem], done: set[str]
+) -> dict[str, Any]:
+    """Refuse to resume into predictions written by another model, adapter, decoding or data.
+
+    ``setup`` holds student, adapter hash, quantisation, system prompt and decoding settings;
+    every already-answered id must also still be the same problem. Returns the fingerprint to
+    write (the stored one extended with ``problems``).
+
+    Raises
+    ------
+    ResumeMismatchError
+        Naming the field that differs, both values and the file to delete.
+    """
+    from .errors import ResumeMismatchError
+
+    fp_path = fingerprint_path(out)
+    fix = (
+        f"Write to another --out, or delete {out} (and {partial_path(out).name}, "
+        f"{fp_path.name}) to start again."
+    )
+    old = json.loads(fp_path.read_text(encoding="utf-8")) if fp_path.exists() else None
+    if done and old is None:
+        raise ResumeMismatchError(
+            f"{out}: holds {len(done)} predictions but no {fp_path.name} saying which student, "
+            f"adapter and decoding wrote them, so they cannot be resumed. {fix}"
+        )
+    stored = dict(old["problems"]) if old else {}
+    if done and old is not None:
+        for key, value in setup.items():
+            if old["setup"].get(key) != value:
+                raise ResumeMismatchError(
+                    f"{out}: field {key!r} of the existing predictions is "
+                    f"{old['setup'].get(key)!r}, this run has {value!r}. {fix}"
+                )
+        for p in problems:
+            if p.id in done and stored.get(p.id) not in (None, problem_sha(p)):
+                raise ResumeMismatchError(
+                    f"{out}: problem {p.id!r} changed since its prediction was written "
+                    f"(problem hash {stored[p.id]} != {problem_sha(p)}). {fix}"
+                )
+    if not done:
+        stored = {}
+    stored.update({p.id: problem_sha(p) for p in problems})
+    return {"setup": setup, "problems": stored}
+
+
 class StopOnText:
     """Stopping criterion: a row is finished once its generated text contains ``stop``.
 
@@ -319,6 +389,15 @@ def _generate(
         out,
         len(todo),
     )
+    setup = {
+        "student": student,
+        "adapter_sha": adapter_sha(adapter),
+        "quant": quant,
+        "system": system,
+        "decoding": dump(cfg),
+        "seed": seed if cfg.do_sample else None,
+    }
+    fp = check_fingerprint(out, setup, chosen, set(done))  # also when nothing is left
     t0 = time.perf_counter()
     timings: dict[str, float] = {}
     if todo:
@@ -326,6 +405,7 @@ def _generate(
 
         if out.exists() and not part.exists():
             shutil.copyfile(out, part)  # new problems for a finished file: extend a copy
+        runio.atomic_write_json(fingerprint_path(out), fp)  # before the first batch
 
         tune_process()
         dtype = resolve_dtype(cfg.dtype)
