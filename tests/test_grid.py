@@ -32,3 +32,27 @@ def test_done_folder_with_duplicate_or_missing_predictions_names_the_folder(tmp_
         grid.check_done_predictions(d, preds)
     preds.write_text(rec)
     grid.check_done_predictions(d, preds)  # consistent: no error
+
+
+def test_empty_test_split_is_never_marked_done(render_dir, tmp_path):
+    """Issue 10.3: an empty test set used to leave a DONE folder without predictions."""
+    from dataclasses import replace
+
+    from tracekd_core.errors import EmptyInputError
+    from tracekd_core.records import read_problems, write_problems
+
+    train_only = [replace(p, split="train") for p in read_problems(render_dir / "problems.jsonl")]
+    problems = tmp_path / "problems.jsonl"
+    write_problems(problems, train_only)
+    with pytest.raises(EmptyInputError, match="test split is empty"):
+        grid.generate_and_score(load_profile("smoke"), tmp_path, "tiny-random", problems, None, "c")
+    assert not list(tmp_path.rglob("DONE"))
+
+
+def test_generate_refuses_an_empty_problem_list(tmp_path):
+    from tracekd_core.config import GenerateConfig
+    from tracekd_core.errors import EmptyInputError
+    from tracekd_core.generate import generate
+
+    with pytest.raises(EmptyInputError, match="no problem to answer"):
+        generate("tiny-random", [], tmp_path / "p.jsonl", cfg=GenerateConfig())

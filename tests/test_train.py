@@ -170,3 +170,15 @@ def test_config_file_and_cli(sft_path, tmp_path, capsys, model_cache):
     run = next((tmp_path / "runs" / "exp").iterdir())
     assert rc == 0 and out == str(run) and (run / "DONE").exists()
     assert main(["train", "--student", "tiny-random", "--out", str(tmp_path)]) == 2
+
+
+@pytest.mark.timeout(120)
+def test_empty_sft_file_is_a_named_error_not_a_hang(tmp_path, model_cache):
+    """Issue 10.3: ``step_plan([])`` used to loop forever on an empty SFT file."""
+    from tracekd_core.errors import EmptyInputError
+
+    empty = tmp_path / "sft.jsonl"
+    empty.write_text("")
+    with pytest.raises(EmptyInputError, match="holds no record"):
+        train_mod.train(CFG, empty, runs_root=tmp_path / "runs", cache_dir=model_cache)
+    assert not list(tmp_path.rglob("DONE"))

@@ -379,6 +379,13 @@ def _generate(
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     chosen = problems[:limit] if limit is not None else list(problems)
+    if not chosen:
+        from .errors import EmptyInputError
+
+        raise EmptyInputError(
+            f"generate into {out}: no problem to answer (got {len(problems)} problems, "
+            f"limit={limit!r}). Pass a problems file whose split holds at least one problem."
+        )
     part = partial_path(out)
     done = load_predictions(part if part.exists() else out)
     todo = [p for p in chosen if p.id not in done]

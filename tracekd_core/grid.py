@@ -143,6 +143,13 @@ def generate_and_score(
     with runio.locked(gen_dir):
         if not runio.is_done(gen_dir):
             test = [p for p in read_problems(problems_path) if p.split == "test"]
+            if not test:
+                from .errors import EmptyInputError
+
+                raise EmptyInputError(
+                    f"{problems_path}: the test split is empty, so cell {cell_name} has nothing "
+                    "to generate. Raise the dataset's n_test (or n) in the profile."
+                )
             generate(student, test, preds, cfg=profile.generate, adapter=adapter)
             runio.mark_done(gen_dir)
         check_done_predictions(gen_dir, preds)

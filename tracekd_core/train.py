@@ -290,6 +290,13 @@ def train(
 
     sft_path = Path(sft_path)
     records = read_sft(sft_path)
+    if not records:
+        from .errors import EmptyInputError
+
+        raise EmptyInputError(
+            f"{sft_path}: the SFT file holds no record, so there is nothing to train on. "
+            "Rebuild it with `tracekd traces` from a problems file with a non-empty train split."
+        )
     config = {"train": dump(cfg), "seed": seed, "sft": sft_path.name}
     data_sha = runio.file_sha256(sft_path)
     d = runio.run_dir(
