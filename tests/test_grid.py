@@ -56,3 +56,24 @@ def test_generate_refuses_an_empty_problem_list(tmp_path):
 
     with pytest.raises(EmptyInputError, match="no problem to answer"):
         generate("tiny-random", [], tmp_path / "p.jsonl", cfg=GenerateConfig())
+
+
+def test_data_cache_key_follows_the_native_files(tmp_path):
+    """Issue 10.4: an edited native bAbI file used to reuse the stale cached problems."""
+    import shutil
+    from pathlib import Path
+
+    from tracekd_core.config import DataConfig
+    from tracekd_core.records import read_problems
+
+    src = tmp_path / "babi"
+    shutil.copytree(Path(__file__).parent / "fixtures" / "datasets" / "babi", src)
+    dc = DataConfig(dataset="babi", source=str(src))
+    first = grid.build_problems(tmp_path, dc, 0)
+    assert not any("corridor" in " ".join(p.context) for p in read_problems(first))
+    for f in src.iterdir():
+        f.write_text(f.read_text().replace("hallway", "corridor"))
+    second = grid.build_problems(tmp_path, dc, 0)
+    assert second != first
+    assert any("corridor" in " ".join(p.context) for p in read_problems(second))
+    assert grid.build_problems(tmp_path, dc, 0) == second  # unchanged files: same cache entry

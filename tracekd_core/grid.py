@@ -63,9 +63,16 @@ class Cell:
 
 def data_dir(root: Path, dc: DataConfig, data_seed: int) -> Path:
     """``data/derived/<hash>/`` of one dataset config (hash of config, seed and data code)."""
-    key = runio.stable_hash(
-        {"data": dump(dc), "seed": data_seed, "code": runio.code_fingerprint(*DATA_MODULES)}
-    )
+    from .datasets import source_fingerprint
+
+    keyed: dict[str, Any] = {
+        "data": dump(dc),
+        "seed": data_seed,
+        "code": runio.code_fingerprint(*DATA_MODULES),
+    }
+    if source := source_fingerprint(dc):  # native files' contents (synthetic keys unchanged)
+        keyed["source"] = source
+    key = runio.stable_hash(keyed)
     return root / "data" / "derived" / f"{dc.dataset}-{key}"
 
 
