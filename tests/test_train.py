@@ -182,3 +182,25 @@ def test_empty_sft_file_is_a_named_error_not_a_hang(tmp_path, model_cache):
     with pytest.raises(EmptyInputError, match="holds no record"):
         train_mod.train(CFG, empty, runs_root=tmp_path / "runs", cache_dir=model_cache)
     assert not list(tmp_path.rglob("DONE"))
+
+
+class _Planted:
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))  # would create ``marker`` when unpickled
+
+
+def test_planted_checkpoint_does_not_run_code(tmp_path):
+    """Issue 10.5: ``torch.load(weights_only=False)`` ran whatever a planted state.pt held."""
+    import torch
+
+    from tracekd_core.errors import InconsistentRunError
+
+    marker = tmp_path / "pwned"
+    (tmp_path / "checkpoint").mkdir()
+    torch.save({"step": 1, "x": _Planted(str(marker))}, tmp_path / "checkpoint" / "state.pt")
+    with pytest.raises(InconsistentRunError, match="Delete the folder"):
+        train_mod._load_checkpoint(tmp_path, None, None, None)
+    assert not marker.exists()

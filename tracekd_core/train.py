@@ -217,7 +217,17 @@ def _load_checkpoint(d: Path, model, opt, sched) -> int:
     path = d / "checkpoint" / "state.pt"
     if not path.exists():
         return 0
-    state = torch.load(path, weights_only=False)
+    try:
+        # weights_only: a planted pickle cannot run code (tensors, dicts and numbers load fine)
+        state = torch.load(path, weights_only=True)
+    except Exception as e:
+        from .errors import InconsistentRunError
+
+        raise InconsistentRunError(
+            f"{path}: not a tracekd training checkpoint ({type(e).__name__}: "
+            f"{str(e).splitlines()[0] if str(e) else ''}). Delete the folder {path.parent} to "
+            "restart this run from step 0."
+        ) from e
     params = dict(model.named_parameters())
     with torch.no_grad():
         for k, v in state["params"].items():
