@@ -210,3 +210,26 @@ def test_resume_refuses_another_adapter_decoding_or_unfingerprinted_file(
     gen.fingerprint_path(out).unlink()
     with pytest.raises(ResumeMismatchError, match="no pred.fingerprint.json"):
         gen.generate("tiny-random", problems + problems[:0], out, cfg=cfg, cache_dir=model_cache)
+
+
+def test_torn_last_line_is_dropped_on_resume(problems, tmp_path, model_cache, monkeypatch):
+    """Issue 10.6: a line cut by a kill mid-write used to block every resume."""
+    out = tmp_path / "pred.jsonl"
+    real, calls = gen.generate_batch, []
+
+    def dies_on_second_batch(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(gen, "generate_batch", dies_on_second_batch)
+    cfg = CFG.model_copy(update={"batch_size": 1})
+    with pytest.raises(KeyboardInterrupt):
+        gen.generate("tiny-random", problems, out, cfg=cfg, cache_dir=model_cache)
+    monkeypatch.setattr(gen, "generate_batch", real)
+    with gen.partial_path(out).open("a") as fh:
+        fh.write('{"id": "' + problems[-1].id + '", "outp')
+    gen.generate("tiny-random", problems, out, cfg=cfg, cache_dir=model_cache)
+    ids = [json.loads(x)["id"] for x in out.read_text().splitlines()]
+    assert sorted(ids) == sorted(p.id for p in problems)

@@ -204,3 +204,28 @@ def test_planted_checkpoint_does_not_run_code(tmp_path):
     with pytest.raises(InconsistentRunError, match="Delete the folder"):
         train_mod._load_checkpoint(tmp_path, None, None, None)
     assert not marker.exists()
+
+
+def test_torn_loss_history_line_does_not_block_resume(
+    run, sft_path, tmp_path, model_cache, monkeypatch
+):
+    """Issue 10.6: a torn last line of loss.jsonl used to crash the resume (JSONDecodeError)."""
+    real = train_mod._optimizer_step
+    calls = {"n": 0}
+
+    def dies_at_step_3(*a):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt("killed")
+        real(*a)
+
+    monkeypatch.setattr(train_mod, "_optimizer_step", dies_at_step_3)
+    with pytest.raises(KeyboardInterrupt):
+        train_mod.train(CFG, sft_path, runs_root=tmp_path, seed=0, cache_dir=model_cache)
+    d = next((tmp_path / "train").iterdir())
+    with (d / "loss.jsonl").open("a") as fh:
+        fh.write('{"step": 3, "lo')
+    monkeypatch.setattr(train_mod, "_optimizer_step", real)
+    train_mod.train(CFG, sft_path, runs_root=tmp_path, seed=0, cache_dir=model_cache)
+    assert [json.loads(x)["step"] for x in (d / "loss.jsonl").read_text().splitlines()] == [1, 2, 3]
+    assert _adapter_hash(d) == _adapter_hash(run)

@@ -326,7 +326,7 @@ def generate(student: str, problems: list[Problem], out: str | Path, **kwargs: A
     A second process generating into the same file waits for the first, then resumes (and
     finds nothing left to do) instead of appending duplicates.
     """
-    with runio.locked(out, what="predictions file"):
+    with runio.locked(out, what="predictions file", file=True):
         return _generate(student, problems, out, **kwargs)
 
 
@@ -387,6 +387,7 @@ def _generate(
             f"limit={limit!r}). Pass a problems file whose split holds at least one problem."
         )
     part = partial_path(out)
+    runio.drop_torn_tail(part)  # a kill mid-write leaves at most one torn last line
     done = load_predictions(part if part.exists() else out)
     todo = [p for p in chosen if p.id not in done]
     log.info(
@@ -436,8 +437,12 @@ def _generate(
         ):
             for b in batches:
                 res = generate_batch(model, tok, [enc[i] for i in b], cfg, seed)
-                for i, r in zip(b, res, strict=True):
-                    fh.write(json.dumps({"id": todo[i].id, **r}, ensure_ascii=False) + "\n")
+                fh.write(  # one write per batch: a kill tears at most the last line
+                    "".join(
+                        json.dumps({"id": todo[i].id, **r}, ensure_ascii=False) + "\n"
+                        for i, r in zip(b, res, strict=True)
+                    )
+                )
                 fh.flush()
                 os.fsync(fh.fileno())
                 bar.update(len(b))

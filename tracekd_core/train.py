@@ -239,6 +239,20 @@ def _load_checkpoint(d: Path, model, opt, sched) -> int:
     return int(state["step"])
 
 
+def _read_history(path: Path) -> list[dict[str, Any]]:
+    """The loss history of a killed run; an incomplete last line (killed mid-write) is dropped."""
+    if not path.exists():
+        return []
+    runio.drop_torn_tail(path)
+    out = []
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        try:
+            out.append(json.loads(line))
+        except json.JSONDecodeError:
+            log.warning("%s, line %d: unreadable loss record dropped", path, n)
+    return out
+
+
 def _adapter_card(cfg: TrainConfig, sft_path: Path, seed: int, man: dict[str, Any]) -> str:
     return (
         f"# LoRA adapter: {cfg.student}\n\n"
@@ -336,7 +350,7 @@ def train(
     sched = get_cosine_schedule_with_warmup(opt, math.ceil(cfg.warmup_ratio * len(plan)), len(plan))
     start = _load_checkpoint(d, model, opt, sched)
     hist_path = d / "loss.jsonl"
-    history = [json.loads(x) for x in hist_path.read_text().splitlines()] if start else []
+    history = _read_history(hist_path) if start else []
     history = [h for h in history if h["step"] <= start]
     runio.atomic_write_text(hist_path, "".join(json.dumps(h) + "\n" for h in history))
     pad_id = tok.pad_token_id
