@@ -53,3 +53,14 @@ def test_duplicate_seeds_rejected():
 def test_conditions_registry():
     assert get_condition("direct").trains is False
     assert get_condition("swapped").corruption == "swap"
+
+
+def test_unparseable_yaml_is_a_config_error(tmp_path):
+    """Issue 10.7: a training YAML that does not parse used to raise a yaml traceback."""
+    from tracekd_core.errors import ConfigError
+    from tracekd_core.train import load_train_config
+
+    bad = tmp_path / "train.yaml"
+    bad.write_text("train: {lr: [1e-3\n")
+    with pytest.raises(ConfigError, match="not a readable YAML file"):
+        load_train_config(bad)

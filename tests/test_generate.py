@@ -233,3 +233,11 @@ def test_torn_last_line_is_dropped_on_resume(problems, tmp_path, model_cache, mo
     gen.generate("tiny-random", problems, out, cfg=cfg, cache_dir=model_cache)
     ids = [json.loads(x)["id"] for x in out.read_text().splitlines()]
     assert sorted(ids) == sorted(p.id for p in problems)
+
+
+def test_out_naming_a_folder_is_a_config_error(problems, tmp_path):
+    """Issue 10.7: ``--out`` naming an existing folder used to raise IsADirectoryError."""
+    from tracekd_core.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="is a folder"):
+        gen.generate("tiny-random", problems, tmp_path, cfg=CFG)

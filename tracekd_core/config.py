@@ -201,9 +201,13 @@ def load_config(model: type[M], path: str | Path) -> M:
             f"{path}: config file not found. Check the path (profiles live in configs/)."
         )
     try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as e:
-        raise ConfigError(f"{path}: not valid YAML ({e}).") from None
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (yaml.YAMLError, UnicodeDecodeError, IsADirectoryError) as e:
+        raise ConfigError(f"{path}: not a readable YAML file ({e}). Fix the file.") from None
+    if not isinstance(data, dict):
+        raise ConfigError(
+            f"{path}: expected a mapping at the top level, got {type(data).__name__}."
+        )
     return validate_config(model, data, str(path))
 
 

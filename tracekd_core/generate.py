@@ -326,6 +326,12 @@ def generate(student: str, problems: list[Problem], out: str | Path, **kwargs: A
     A second process generating into the same file waits for the first, then resumes (and
     finds nothing left to do) instead of appending duplicates.
     """
+    from .errors import ConfigError
+
+    if Path(out).is_dir():
+        raise ConfigError(
+            f"--out {out} is a folder; give a file path such as {Path(out) / 'predictions.jsonl'}."
+        )
     with runio.locked(out, what="predictions file", file=True):
         return _generate(student, problems, out, **kwargs)
 

@@ -455,7 +455,10 @@ def load_train_config(path: str | Path | None, **overrides: Any) -> tuple[TrainC
         p = Path(path)
         if not p.exists():
             raise ConfigError(f"{p}: config file not found. Check the path.")
-        raw = yaml.safe_load(p.read_text()) or {}
+        try:
+            raw = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
+        except (yaml.YAMLError, UnicodeDecodeError, IsADirectoryError) as e:
+            raise ConfigError(f"{p}: not a readable YAML file ({e}). Fix the file.") from None
         if not isinstance(raw, dict):
             raise ConfigError(f"{p}: expected a mapping at the top level.")
     run_keys = {k: raw.pop(k) for k in ("sft", "seed", "out") if k in raw}
