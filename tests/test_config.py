@@ -64,3 +64,12 @@ def test_unparseable_yaml_is_a_config_error(tmp_path):
     bad.write_text("train: {lr: [1e-3\n")
     with pytest.raises(ConfigError, match="not a readable YAML file"):
         load_train_config(bad)
+
+
+def test_profile_name_must_be_a_plain_identifier():
+    """Issue 10.8: a profile named ``../../escaped`` wrote outside the project root."""
+    from tracekd_core.config import dump, validate_config
+
+    data = dump(load_profile("smoke")) | {"name": "../../escaped"}
+    with pytest.raises(ConfigError, match="name"):
+        validate_config(ProfileConfig, data, "escaped.yaml")

@@ -118,3 +118,13 @@ def test_bench_data_writes_json(tmp_path, capsys):
     assert [r["dataset"] for r in rows] == ["cotemp", "babi", "marco"]
     assert all(r["n"] == 50 and r["problems_per_s"] > 0 for r in rows)
     assert "problems/s" in capsys.readouterr().out
+
+
+def test_data_check_fails_on_an_empty_file(tmp_path, capsys):
+    """Issue 10.8: ``data check`` used to pass an empty file."""
+    from tracekd_core.cli import main
+
+    empty = tmp_path / "problems.jsonl"
+    empty.write_text("")
+    assert main(["data", "check", str(empty)]) == 2
+    assert "no problem in the file" in capsys.readouterr().err

@@ -241,3 +241,11 @@ def test_out_naming_a_folder_is_a_config_error(problems, tmp_path):
 
     with pytest.raises(ConfigError, match="is a folder"):
         gen.generate("tiny-random", problems, tmp_path, cfg=CFG)
+
+
+def test_negative_limit_is_refused(problems, tmp_path):
+    """Issue 10.8: ``--limit -8`` used to drop the last 8 problems silently."""
+    from tracekd_core.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="--limit -8"):
+        gen.generate("tiny-random", problems, tmp_path / "p.jsonl", cfg=CFG, limit=-8)

@@ -130,7 +130,10 @@ class ScoreConfig(_Frozen):
 class ProfileConfig(_Frozen):
     """A whole experiment grid: datasets x conditions x seeds (run by ``tracekd run``)."""
 
-    name: str = Field(description="Profile name (smoke, default, paper).")
+    name: str = Field(
+        pattern=r"^[A-Za-z_][A-Za-z0-9_-]*$",
+        description="Profile name (smoke, default, paper): a plain identifier, used as a folder.",
+    )
     description: str = Field("", description="One line shown in the book.")
     seeds: list[int] = Field([0, 1, 2], min_length=1, description="Training seeds.")
     data_seed: int = Field(0, description="Seed of data generation, splits and corruption.")

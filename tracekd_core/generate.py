@@ -328,6 +328,10 @@ def generate(student: str, problems: list[Problem], out: str | Path, **kwargs: A
     """
     from .errors import ConfigError
 
+    if kwargs.get("limit") is not None and kwargs["limit"] < 1:
+        raise ConfigError(
+            f"--limit {kwargs['limit']}: must be a positive number of problems (omit it for all)."
+        )
     if Path(out).is_dir():
         raise ConfigError(
             f"--out {out} is a folder; give a file path such as {Path(out) / 'predictions.jsonl'}."

@@ -130,6 +130,12 @@ def cmd_check(args: argparse.Namespace) -> int:
     from ..records import read_problems
 
     problems = read_problems(args.path)
+    if not problems:
+        from ..errors import EmptyInputError
+
+        raise EmptyInputError(
+            f"{args.path}: no problem in the file. Write it with `tracekd data make`."
+        )
     print(_counts_table(problems))
     print(f"{args.path}: {len(problems)} valid problems")
     return 0
