@@ -76,3 +76,31 @@ def _try_lock(d: str) -> str:
             return "acquired"
     except RunLockedError:
         return "RunLockedError"
+
+
+def test_atomic_writes_honour_the_umask(tmp_path):
+    """Issue 10.9: atomic writes created 0600 files whatever the umask."""
+    import os
+
+    old = os.umask(0o022)
+    try:
+        p = runio.atomic_write_text(tmp_path / "x.txt", "hi\n")
+    finally:
+        os.umask(old)
+    assert p.stat().st_mode & 0o777 == 0o644
+
+
+def test_git_status_takes_no_index_lock(monkeypatch):
+    """Issue 10.9: every run called plain ``git status`` and took the checkout's index lock."""
+    import subprocess
+
+    calls = []
+
+    def fake_run(cmd, **kwargs):
+        calls.append(cmd)
+        return subprocess.CompletedProcess(cmd, 0, stdout="abc\n", stderr="")
+
+    monkeypatch.setattr(runio.subprocess, "run", fake_run)
+    assert runio.git_sha(".").startswith("abc")
+    status = [c for c in calls if "status" in c]
+    assert status and all("--no-optional-locks" in c for c in status)

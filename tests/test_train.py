@@ -229,3 +229,14 @@ def test_torn_loss_history_line_does_not_block_resume(
     train_mod.train(CFG, sft_path, runs_root=tmp_path, seed=0, cache_dir=model_cache)
     assert [json.loads(x)["step"] for x in (d / "loss.jsonl").read_text().splitlines()] == [1, 2, 3]
     assert _adapter_hash(d) == _adapter_hash(run)
+
+
+def test_adapter_files_are_process_independent(run, model_cache):
+    """Issue 10.9: target_modules order changed per process; README held the cache path."""
+    from tracekd_core.train import LORA_TARGETS
+
+    conf = json.loads((run / "adapter" / "adapter_config.json").read_text())
+    assert conf["target_modules"] == sorted(LORA_TARGETS)
+    readme = run / "adapter" / "README.md"
+    if readme.exists():
+        assert str(model_cache.resolve()) not in readme.read_text()

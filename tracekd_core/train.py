@@ -239,6 +239,28 @@ def _load_checkpoint(d: Path, model, opt, sched) -> int:
     return int(state["step"])
 
 
+def _normalise_adapter(adapter: Path, student: str, cache_dir: str | Path) -> None:
+    """Make saved adapters byte-identical across processes and machines.
+
+    PEFT stores ``target_modules`` as a set (its order changes with the process's hash seed)
+    and may write the absolute model-cache path into ``README.md``: sort the one, replace the
+    other with the student name.
+    """
+    import re
+
+    cfg_path = adapter / "adapter_config.json"
+    if cfg_path.exists():
+        conf = json.loads(cfg_path.read_text(encoding="utf-8"))
+        if isinstance(conf.get("target_modules"), list):
+            conf["target_modules"] = sorted(conf["target_modules"])
+        runio.atomic_write_text(cfg_path, json.dumps(conf, indent=2, sort_keys=True) + "\n")
+    readme = adapter / "README.md"
+    if readme.exists():
+        cache = re.escape(str(Path(cache_dir).resolve()))
+        text = re.sub(cache + r"[^\s\"']*", student, readme.read_text(encoding="utf-8"))
+        runio.atomic_write_text(readme, text)
+
+
 def _read_history(path: Path) -> list[dict[str, Any]]:
     """The loss history of a killed run; an incomplete last line (killed mid-write) is dropped."""
     if not path.exists():
@@ -392,6 +414,7 @@ def train(
     model_flops = flops.lora_train_flops(flops.dims(model), seen_lengths, n_sup_seen)
     # save_embedding_layers=False: PEFT would otherwise look the base up on the hub
     model.save_pretrained(d / "adapter", save_embedding_layers=False)
+    _normalise_adapter(d / "adapter", cfg.student, cache_dir)
     man = runio.base_manifest(
         seed=seed,
         device="cuda" if torch.cuda.is_available() else "cpu",
