@@ -73,3 +73,13 @@ def test_profile_name_must_be_a_plain_identifier():
     data = dump(load_profile("smoke")) | {"name": "../../escaped"}
     with pytest.raises(ConfigError, match="name"):
         validate_config(ProfileConfig, data, "escaped.yaml")
+
+
+def test_unknown_corruption_is_refused_when_the_profile_loads():
+    """Issue 10.8: an unknown corruption used to surface only after 4 of 15 cells ran."""
+    from tracekd_core.config import dump, validate_config
+
+    data = dump(load_profile("smoke"))
+    data["trace"] = dict(data["trace"], corruption="no-such-corruption")
+    with pytest.raises(ConfigError, match="no-such-corruption"):
+        validate_config(ProfileConfig, data, "bad.yaml")

@@ -12,7 +12,14 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from .errors import ConfigError
 
@@ -152,6 +159,24 @@ class ProfileConfig(_Frozen):
     score: ScoreConfig = Field(default_factory=ScoreConfig)
     runs_root: str = Field("runs", description="Where run folders live.")
     hardware: str = Field("cpu", description="What the profile is sized for (documentation).")
+
+    @model_validator(mode="after")
+    def _known_names(self) -> ProfileConfig:
+        """Every condition and corruption name resolves now, not after some cells ran."""
+        from .errors import UnknownNameError
+        from .registry import CONDITIONS, CORRUPTIONS
+
+        try:
+            corruptions = {self.trace.corruption}
+            for name in self.conditions:
+                cond = CONDITIONS.get(name)
+                if cond.corruption:
+                    corruptions.add(cond.corruption)
+            for name in sorted(corruptions):
+                CORRUPTIONS.get(name)
+        except UnknownNameError as e:
+            raise ValueError(str(e)) from None
+        return self
 
     @field_validator("seeds")
     @classmethod
