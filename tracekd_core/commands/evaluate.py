@@ -179,11 +179,17 @@ def compare_runs(
 
 def cmd_compare(args: argparse.Namespace) -> int:
     """Handler of ``tracekd compare``."""
+    from ..errors import ConfigError
     from ..runio import atomic_write_json
 
-    rows = compare_runs(
-        _read_items(args.dir_a), _read_items(args.dir_b), n_boot=args.n_boot, seed=args.seed
-    )
+    items_a, items_b = _read_items(args.dir_a), _read_items(args.dir_b)
+    ids_a = {it.get("id") for it in items_a}
+    if not ids_a & {it.get("id") for it in items_b}:
+        raise ConfigError(
+            f"compare {args.dir_a} {args.dir_b}: the two runs share no problem id, so there is "
+            "nothing to pair. Compare runs scored on the same problems file."
+        )
+    rows = compare_runs(items_a, items_b, n_boot=args.n_boot, seed=args.seed)
     print(f"A = {args.dir_a}\nB = {args.dir_b}  (paired on problem id; diff = B - A)")
     print(
         f"{'metric':<26} {'n':>5} {'A':>7} {'B':>7} {'B-A':>7} {'95% CI':>17} "
