@@ -249,3 +249,26 @@ def test_negative_limit_is_refused(problems, tmp_path):
 
     with pytest.raises(ConfigError, match="--limit -8"):
         gen.generate("tiny-random", problems, tmp_path / "p.jsonl", cfg=CFG, limit=-8)
+
+
+def test_corrupted_or_foreign_adapter_is_a_named_error(adapter_run, tmp_path, model_cache):
+    """Issue 10.7: corrupted adapters and adapters of another base model raised tracebacks."""
+    import shutil
+
+    from tracekd_core.errors import ConfigError
+
+    bad = tmp_path / "run"
+    shutil.copytree(adapter_run / "adapter", bad / "adapter")
+    conf_path = bad / "adapter" / "adapter_config.json"
+    conf = json.loads(conf_path.read_text())
+    conf_path.write_text(json.dumps(conf | {"base_model_name_or_path": "smollm2-135m"}))
+    with pytest.raises(ConfigError, match="base_model_name_or_path"):
+        gen.load_for_generation("tiny-random", adapter=bad, cache_dir=model_cache)
+    conf_path.write_text(json.dumps(conf))
+    weights = next((bad / "adapter").glob("adapter_model.*"))
+    weights.write_bytes(weights.read_bytes()[:100])
+    with pytest.raises(ModelUnavailableError, match="does not load"):
+        gen.load_for_generation("tiny-random", adapter=bad, cache_dir=model_cache)
+    conf_path.write_text("{not json")
+    with pytest.raises(ModelUnavailableError, match="not valid JSON"):
+        gen.load_for_generation("tiny-random", adapter=bad, cache_dir=model_cache)

@@ -235,6 +235,42 @@ def decoding_config(cfg: GenerateConfig, tokenizer: Any):
     return GenerationConfig(**kwargs)
 
 
+def check_adapter(adapter: str | Path, student: str) -> None:
+    """The adapter's config must parse and name ``student`` as its base model.
+
+    Raises
+    ------
+    ModelUnavailableError
+        ``adapter_config.json`` is not valid JSON.
+    ConfigError
+        The adapter was trained on another base model.
+    """
+    from .errors import ConfigError, ModelUnavailableError
+
+    path = adapter_dir(adapter) / "adapter_config.json"
+    try:
+        conf = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ModelUnavailableError(
+            f"{path}: not valid JSON ({e}). The adapter is corrupted; retrain it."
+        ) from None
+    base = conf.get("base_model_name_or_path") if isinstance(conf, dict) else None
+    if base and base != student and not _same_student(str(base), student):
+        raise ConfigError(
+            f"{path}: field 'base_model_name_or_path' is {base!r} but --student is {student!r}. "
+            f"Pass --student {base}, or an adapter trained on {student}."
+        )
+
+
+def _same_student(a: str, b: str) -> bool:
+    """Two names of one student (registry name, hub id or folder resolve to one spec)."""
+    try:
+        sa, sb = resolve_spec(a), resolve_spec(b)
+    except Exception:
+        return Path(a).name == Path(b).name
+    return sa == sb or (getattr(sa, "hub_id", None) or 0) == (getattr(sb, "hub_id", None) or 1)
+
+
 def load_for_generation(
     student: str,
     *,
@@ -244,11 +280,22 @@ def load_for_generation(
     cache_dir: str | Path = DEFAULT_CACHE_DIR,
 ):
     """Student (+ adapter, merged into the weights when not quantised) and tokenizer."""
+    if adapter is not None:
+        check_adapter(adapter, student)
     model, tok = load_student(student, quant=quant, dtype=dtype, cache_dir=cache_dir)
     if adapter is not None:
         from peft import PeftModel
 
-        model = PeftModel.from_pretrained(model, adapter_dir(adapter))
+        from .errors import ModelUnavailableError
+
+        try:
+            model = PeftModel.from_pretrained(model, adapter_dir(adapter))
+        except Exception as e:  # truncated/garbled weights: say which folder, not a traceback
+            raise ModelUnavailableError(
+                f"--adapter {adapter}: the adapter in {adapter_dir(adapter)} does not load "
+                f"({type(e).__name__}: {str(e)[:200]}). Retrain it (delete the run folder and "
+                "re-run `tracekd train`)."
+            ) from e
         if quant == "none":  # merged weights generate faster; 4-bit bases keep the adapter apart
             model = model.merge_and_unload()
     model.eval()
