@@ -27,6 +27,7 @@ book: setup
 	@echo "book: $(CURDIR)/book/_build/html/index.html"
 
 test: setup
+	bash tools/ensure_chromium.sh
 	$(TEST_ENV) $(BIN)/python -m pytest -q
 
 lab: setup

@@ -53,3 +53,33 @@ def test_duplicate_seeds_rejected():
 def test_conditions_registry():
     assert get_condition("direct").trains is False
     assert get_condition("swapped").corruption == "swap"
+
+
+def test_unparseable_yaml_is_a_config_error(tmp_path):
+    """Issue 10.7: a training YAML that does not parse used to raise a yaml traceback."""
+    from tracekd_core.errors import ConfigError
+    from tracekd_core.train import load_train_config
+
+    bad = tmp_path / "train.yaml"
+    bad.write_text("train: {lr: [1e-3\n")
+    with pytest.raises(ConfigError, match="not a readable YAML file"):
+        load_train_config(bad)
+
+
+def test_profile_name_must_be_a_plain_identifier():
+    """Issue 10.8: a profile named ``../../escaped`` wrote outside the project root."""
+    from tracekd_core.config import dump, validate_config
+
+    data = dump(load_profile("smoke")) | {"name": "../../escaped"}
+    with pytest.raises(ConfigError, match="name"):
+        validate_config(ProfileConfig, data, "escaped.yaml")
+
+
+def test_unknown_corruption_is_refused_when_the_profile_loads():
+    """Issue 10.8: an unknown corruption used to surface only after 4 of 15 cells ran."""
+    from tracekd_core.config import dump, validate_config
+
+    data = dump(load_profile("smoke"))
+    data["trace"] = dict(data["trace"], corruption="no-such-corruption")
+    with pytest.raises(ConfigError, match="no-such-corruption"):
+        validate_config(ProfileConfig, data, "bad.yaml")

@@ -6,6 +6,8 @@ import json
 from collections import Counter
 from pathlib import Path
 
+import pytest
+
 from tracekd_core.cli import main
 from tracekd_core.records import read_problems
 
@@ -118,3 +120,45 @@ def test_bench_data_writes_json(tmp_path, capsys):
     assert [r["dataset"] for r in rows] == ["cotemp", "babi", "marco"]
     assert all(r["n"] == 50 and r["problems_per_s"] > 0 for r in rows)
     assert "problems/s" in capsys.readouterr().out
+
+
+def test_data_check_fails_on_an_empty_file(tmp_path, capsys):
+    """Issue 10.8: ``data check`` used to pass an empty file."""
+    from tracekd_core.cli import main
+
+    empty = tmp_path / "problems.jsonl"
+    empty.write_text("")
+    assert main(["data", "check", str(empty)]) == 2
+    assert "no problem in the file" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("flags", "needle"),
+    [
+        (["--n", "0"], "--n 0"),
+        (["--n", "1"], "--n 1"),
+        (["--n-distractors", "-1"], "n_distractors"),
+    ],
+)
+def test_bad_data_make_flags_are_named_errors(tmp_path, capsys, flags, needle):
+    """Issue 10.7: these flags used to end in a pydantic/ValueError traceback."""
+    from tracekd_core.cli import main
+
+    argv = ["data", "make", "--dataset", "babi", "--seed", "0", "--out", str(tmp_path / "p.jsonl")]
+    assert main(argv + flags) == 2
+    assert needle in capsys.readouterr().err
+
+
+def test_hub_source_offline_fails_fast(monkeypatch):
+    """Issue 10.7: ``--source hub`` offline retried for ~50 s before a traceback."""
+    import time
+
+    from tracekd_core.config import DataConfig
+    from tracekd_core.datasets import make_problems
+    from tracekd_core.errors import ConfigError
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    t0 = time.perf_counter()
+    with pytest.raises(ConfigError, match="HF_HUB_OFFLINE"):
+        make_problems(DataConfig(dataset="babi", source="hub"), seed=0)
+    assert time.perf_counter() - t0 < 5

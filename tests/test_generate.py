@@ -133,3 +133,142 @@ def test_generate_with_adapter_and_cli(
     assert rc == 0 and "2 predictions" in capsys.readouterr().out
     assert json.loads(gen.manifest_path(out).read_text())["adapter"] == str(adapter_run)
     assert len(gen.load_predictions(out)) == 2
+
+
+def test_two_processes_on_one_file_write_each_prediction_once(render_dir, tmp_path):
+    """Issue 10.1: two concurrent generations into one file used to append duplicates."""
+    import os
+    import subprocess
+    import sys
+
+    out = tmp_path / "pred.jsonl"
+    cmd = [sys.executable, "-m", "tracekd_core.cli", "generate", "--student", "tiny-random"]
+    cmd += ["--problems", str(render_dir / "problems.jsonl"), "--out", str(out)]
+    cmd += ["--max-new-tokens", "4", "--dtype", "float32"]
+    procs = [subprocess.Popen(cmd, env=dict(os.environ), stderr=subprocess.PIPE) for _ in (0, 1)]
+    errs = [p.communicate(timeout=300)[1].decode() for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], errs
+    ids = [json.loads(x)["id"] for x in out.read_text().splitlines()]
+    assert len(ids) == len(set(ids)) == len(read_problems(render_dir / "problems.jsonl"))
+
+
+def test_killed_generation_leaves_no_partial_predictions_file(
+    problems, tmp_path, model_cache, monkeypatch
+):
+    """Issue 10.1: ``out`` only ever holds a complete file; a kill leaves ``out.part``."""
+    out = tmp_path / "pred.jsonl"
+    real, calls = gen.generate_batch, []
+
+    def dies_on_second_batch(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(gen, "generate_batch", dies_on_second_batch)
+    cfg = CFG.model_copy(update={"batch_size": 1})
+    with pytest.raises(KeyboardInterrupt):
+        gen.generate("tiny-random", problems, out, cfg=cfg, cache_dir=model_cache)
+    assert not out.exists() and len(gen.partial_path(out).read_text().splitlines()) == 1
+    monkeypatch.setattr(gen, "generate_batch", real)
+    gen.generate("tiny-random", problems, out, cfg=cfg, cache_dir=model_cache)
+    assert not gen.partial_path(out).exists()
+    assert len(gen.load_predictions(out)) == len(problems)
+
+
+def test_resume_refuses_another_adapter_decoding_or_unfingerprinted_file(
+    problems, adapter_run, tmp_path, model_cache, monkeypatch
+):
+    """Issue 10.2: a killed generation resumed with another adapter used to mix the models."""
+    from tracekd_core.errors import ResumeMismatchError
+
+    out = tmp_path / "pred.jsonl"
+    real, calls = gen.generate_batch, []
+
+    def dies_on_second_batch(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(gen, "generate_batch", dies_on_second_batch)
+    cfg = CFG.model_copy(update={"batch_size": 1})
+    with pytest.raises(KeyboardInterrupt):
+        gen.generate("tiny-random", problems, out, cfg=cfg, cache_dir=model_cache)
+    monkeypatch.setattr(gen, "generate_batch", real)
+    before = gen.partial_path(out).read_text()
+    with pytest.raises(ResumeMismatchError, match="'adapter_sha'"):
+        gen.generate(
+            "tiny-random", problems, out, cfg=cfg, adapter=adapter_run, cache_dir=model_cache
+        )
+    longer = cfg.model_copy(update={"max_new_tokens": 7})
+    with pytest.raises(ResumeMismatchError, match="'decoding'"):
+        gen.generate("tiny-random", problems, out, cfg=longer, cache_dir=model_cache)
+    assert gen.partial_path(out).read_text() == before  # nothing appended
+    gen.generate("tiny-random", problems, out, cfg=cfg, cache_dir=model_cache)  # same setup: ok
+    assert len(gen.load_predictions(out)) == len(problems)
+    gen.fingerprint_path(out).unlink()
+    with pytest.raises(ResumeMismatchError, match="no pred.fingerprint.json"):
+        gen.generate("tiny-random", problems + problems[:0], out, cfg=cfg, cache_dir=model_cache)
+
+
+def test_torn_last_line_is_dropped_on_resume(problems, tmp_path, model_cache, monkeypatch):
+    """Issue 10.6: a line cut by a kill mid-write used to block every resume."""
+    out = tmp_path / "pred.jsonl"
+    real, calls = gen.generate_batch, []
+
+    def dies_on_second_batch(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(gen, "generate_batch", dies_on_second_batch)
+    cfg = CFG.model_copy(update={"batch_size": 1})
+    with pytest.raises(KeyboardInterrupt):
+        gen.generate("tiny-random", problems, out, cfg=cfg, cache_dir=model_cache)
+    monkeypatch.setattr(gen, "generate_batch", real)
+    with gen.partial_path(out).open("a") as fh:
+        fh.write('{"id": "' + problems[-1].id + '", "outp')
+    gen.generate("tiny-random", problems, out, cfg=cfg, cache_dir=model_cache)
+    ids = [json.loads(x)["id"] for x in out.read_text().splitlines()]
+    assert sorted(ids) == sorted(p.id for p in problems)
+
+
+def test_out_naming_a_folder_is_a_config_error(problems, tmp_path):
+    """Issue 10.7: ``--out`` naming an existing folder used to raise IsADirectoryError."""
+    from tracekd_core.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="is a folder"):
+        gen.generate("tiny-random", problems, tmp_path, cfg=CFG)
+
+
+def test_negative_limit_is_refused(problems, tmp_path):
+    """Issue 10.8: ``--limit -8`` used to drop the last 8 problems silently."""
+    from tracekd_core.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="--limit -8"):
+        gen.generate("tiny-random", problems, tmp_path / "p.jsonl", cfg=CFG, limit=-8)
+
+
+def test_corrupted_or_foreign_adapter_is_a_named_error(adapter_run, tmp_path, model_cache):
+    """Issue 10.7: corrupted adapters and adapters of another base model raised tracebacks."""
+    import shutil
+
+    from tracekd_core.errors import ConfigError
+
+    bad = tmp_path / "run"
+    shutil.copytree(adapter_run / "adapter", bad / "adapter")
+    conf_path = bad / "adapter" / "adapter_config.json"
+    conf = json.loads(conf_path.read_text())
+    conf_path.write_text(json.dumps(conf | {"base_model_name_or_path": "smollm2-135m"}))
+    with pytest.raises(ConfigError, match="base_model_name_or_path"):
+        gen.load_for_generation("tiny-random", adapter=bad, cache_dir=model_cache)
+    conf_path.write_text(json.dumps(conf))
+    weights = next((bad / "adapter").glob("adapter_model.*"))
+    weights.write_bytes(weights.read_bytes()[:100])
+    with pytest.raises(ModelUnavailableError, match="does not load"):
+        gen.load_for_generation("tiny-random", adapter=bad, cache_dir=model_cache)
+    conf_path.write_text("{not json")
+    with pytest.raises(ModelUnavailableError, match="not valid JSON"):
+        gen.load_for_generation("tiny-random", adapter=bad, cache_dir=model_cache)

@@ -78,3 +78,31 @@ def test_validate_returns_problem():
     p = _problem()
     assert validate_problem(p) is p
     assert p.support_text == ["A holds the position of B from 2001 to 2003."]
+
+
+@pytest.mark.parametrize(
+    ("make", "needle"),
+    [
+        (lambda p: p.write_bytes(b'{"id": "a"}\n{"id": "\xff"}\n'), "line 2: field '<encoding>'"),
+        (lambda p: None, "No such file"),
+        (lambda p: p.mkdir(), "This is a folder"),
+    ],
+    ids=["non-utf8", "missing", "folder"],
+)
+def test_bad_paths_and_bytes_are_named_errors(tmp_path, make, needle):
+    """Issue 10.7: non-UTF-8 bytes, a missing path or a folder used to raise tracebacks."""
+    path = tmp_path / "problems.jsonl"
+    make(path)
+    with pytest.raises(RecordError, match=needle):
+        read_problems(path)
+
+
+def test_non_utf8_babi_file_is_a_dataset_format_error(tmp_path):
+    from tracekd_core.config import DataConfig
+    from tracekd_core.datasets import make_problems
+    from tracekd_core.errors import DatasetFormatError
+
+    (tmp_path / "qa1_single-supporting-fact_train.txt").write_bytes(b"1 Mary w\xe9nt home.\n")
+    (tmp_path / "qa1_single-supporting-fact_test.txt").write_text("1 Mary went home.\n")
+    with pytest.raises(DatasetFormatError, match="not UTF-8"):
+        make_problems(DataConfig(dataset="babi", source=str(tmp_path)), seed=0)

@@ -2,6 +2,7 @@
 
 import json
 
+import pytest
 import yaml
 
 from tracekd_core import runio
@@ -46,3 +47,60 @@ def test_code_digest_ignores_formatting_comments_and_docstrings(tmp_path):
     c.write_text("def f(x):\n    return x + 2\n")
     assert runio._code_digest(a) == runio._code_digest(b)
     assert runio._code_digest(a) != runio._code_digest(c)
+
+
+def test_lock_refuses_a_second_holder_without_wait(tmp_path):
+    import multiprocessing as mp
+
+    from tracekd_core.errors import RunLockedError
+
+    d = tmp_path / "run"
+    with runio.locked(d):
+        ctx = mp.get_context("spawn")
+        with ctx.Pool(1) as pool:
+            assert pool.apply(_try_lock, (str(d),)) == "RunLockedError"
+    assert _try_lock(str(d)) == "acquired"
+    with (
+        pytest.raises(RunLockedError, match="locked by another tracekd process"),
+        runio.locked(d),
+        runio.locked(d, wait=False),
+    ):
+        pass
+
+
+def _try_lock(d: str) -> str:
+    from tracekd_core.errors import RunLockedError
+
+    try:
+        with runio.locked(d, wait=False):
+            return "acquired"
+    except RunLockedError:
+        return "RunLockedError"
+
+
+def test_atomic_writes_honour_the_umask(tmp_path):
+    """Issue 10.9: atomic writes created 0600 files whatever the umask."""
+    import os
+
+    old = os.umask(0o022)
+    try:
+        p = runio.atomic_write_text(tmp_path / "x.txt", "hi\n")
+    finally:
+        os.umask(old)
+    assert p.stat().st_mode & 0o777 == 0o644
+
+
+def test_git_status_takes_no_index_lock(monkeypatch):
+    """Issue 10.9: every run called plain ``git status`` and took the checkout's index lock."""
+    import subprocess
+
+    calls = []
+
+    def fake_run(cmd, **kwargs):
+        calls.append(cmd)
+        return subprocess.CompletedProcess(cmd, 0, stdout="abc\n", stderr="")
+
+    monkeypatch.setattr(runio.subprocess, "run", fake_run)
+    assert runio.git_sha(".").startswith("abc")
+    status = [c for c in calls if "status" in c]
+    assert status and all("--no-optional-locks" in c for c in status)

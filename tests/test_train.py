@@ -170,3 +170,73 @@ def test_config_file_and_cli(sft_path, tmp_path, capsys, model_cache):
     run = next((tmp_path / "runs" / "exp").iterdir())
     assert rc == 0 and out == str(run) and (run / "DONE").exists()
     assert main(["train", "--student", "tiny-random", "--out", str(tmp_path)]) == 2
+
+
+@pytest.mark.timeout(120)
+def test_empty_sft_file_is_a_named_error_not_a_hang(tmp_path, model_cache):
+    """Issue 10.3: ``step_plan([])`` used to loop forever on an empty SFT file."""
+    from tracekd_core.errors import EmptyInputError
+
+    empty = tmp_path / "sft.jsonl"
+    empty.write_text("")
+    with pytest.raises(EmptyInputError, match="holds no record"):
+        train_mod.train(CFG, empty, runs_root=tmp_path / "runs", cache_dir=model_cache)
+    assert not list(tmp_path.rglob("DONE"))
+
+
+class _Planted:
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))  # would create ``marker`` when unpickled
+
+
+def test_planted_checkpoint_does_not_run_code(tmp_path):
+    """Issue 10.5: ``torch.load(weights_only=False)`` ran whatever a planted state.pt held."""
+    import torch
+
+    from tracekd_core.errors import InconsistentRunError
+
+    marker = tmp_path / "pwned"
+    (tmp_path / "checkpoint").mkdir()
+    torch.save({"step": 1, "x": _Planted(str(marker))}, tmp_path / "checkpoint" / "state.pt")
+    with pytest.raises(InconsistentRunError, match="Delete the folder"):
+        train_mod._load_checkpoint(tmp_path, None, None, None)
+    assert not marker.exists()
+
+
+def test_torn_loss_history_line_does_not_block_resume(
+    run, sft_path, tmp_path, model_cache, monkeypatch
+):
+    """Issue 10.6: a torn last line of loss.jsonl used to crash the resume (JSONDecodeError)."""
+    real = train_mod._optimizer_step
+    calls = {"n": 0}
+
+    def dies_at_step_3(*a):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt("killed")
+        real(*a)
+
+    monkeypatch.setattr(train_mod, "_optimizer_step", dies_at_step_3)
+    with pytest.raises(KeyboardInterrupt):
+        train_mod.train(CFG, sft_path, runs_root=tmp_path, seed=0, cache_dir=model_cache)
+    d = next((tmp_path / "train").iterdir())
+    with (d / "loss.jsonl").open("a") as fh:
+        fh.write('{"step": 3, "lo')
+    monkeypatch.setattr(train_mod, "_optimizer_step", real)
+    train_mod.train(CFG, sft_path, runs_root=tmp_path, seed=0, cache_dir=model_cache)
+    assert [json.loads(x)["step"] for x in (d / "loss.jsonl").read_text().splitlines()] == [1, 2, 3]
+    assert _adapter_hash(d) == _adapter_hash(run)
+
+
+def test_adapter_files_are_process_independent(run, model_cache):
+    """Issue 10.9: target_modules order changed per process; README held the cache path."""
+    from tracekd_core.train import LORA_TARGETS
+
+    conf = json.loads((run / "adapter" / "adapter_config.json").read_text())
+    assert conf["target_modules"] == sorted(LORA_TARGETS)
+    readme = run / "adapter" / "README.md"
+    if readme.exists():
+        assert str(model_cache.resolve()) not in readme.read_text()

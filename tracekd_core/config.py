@@ -12,7 +12,14 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from .errors import ConfigError
 
@@ -156,7 +163,10 @@ class InterventionConfig(_Frozen):
 class ProfileConfig(_Frozen):
     """A whole experiment grid: datasets x conditions x seeds (run by ``tracekd run``)."""
 
-    name: str = Field(description="Profile name (smoke, default, paper).")
+    name: str = Field(
+        pattern=r"^[A-Za-z_][A-Za-z0-9_-]*$",
+        description="Profile name (smoke, default, paper): a plain identifier, used as a folder.",
+    )
     description: str = Field("", description="One line shown in the book.")
     seeds: list[int] = Field([0, 1, 2], min_length=1, description="Training seeds.")
     data_seed: int = Field(0, description="Seed of data generation, splits and corruption.")
@@ -176,6 +186,24 @@ class ProfileConfig(_Frozen):
     interventions: InterventionConfig = Field(default_factory=InterventionConfig)
     runs_root: str = Field("runs", description="Where run folders live.")
     hardware: str = Field("cpu", description="What the profile is sized for (documentation).")
+
+    @model_validator(mode="after")
+    def _known_names(self) -> ProfileConfig:
+        """Every condition and corruption name resolves now, not after some cells ran."""
+        from .errors import UnknownNameError
+        from .registry import CONDITIONS, CORRUPTIONS
+
+        try:
+            corruptions = {self.trace.corruption}
+            for name in self.conditions:
+                cond = CONDITIONS.get(name)
+                if cond.corruption:
+                    corruptions.add(cond.corruption)
+            for name in sorted(corruptions):
+                CORRUPTIONS.get(name)
+        except UnknownNameError as e:
+            raise ValueError(str(e)) from None
+        return self
 
     @field_validator("seeds")
     @classmethod
@@ -228,9 +256,13 @@ def load_config(model: type[M], path: str | Path) -> M:
             f"{path}: config file not found. Check the path (profiles live in configs/)."
         )
     try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as e:
-        raise ConfigError(f"{path}: not valid YAML ({e}).") from None
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (yaml.YAMLError, UnicodeDecodeError, IsADirectoryError) as e:
+        raise ConfigError(f"{path}: not a readable YAML file ({e}). Fix the file.") from None
+    if not isinstance(data, dict):
+        raise ConfigError(
+            f"{path}: expected a mapping at the top level, got {type(data).__name__}."
+        )
     return validate_config(model, data, str(path))
 
 

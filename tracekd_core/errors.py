@@ -70,3 +70,19 @@ class ModelUnavailableError(TracekdError, RuntimeError):
 
 class TeacherError(TracekdError, RuntimeError):
     """A teacher backend failed: missing API key, unreachable endpoint or malformed response."""
+
+
+class RunLockedError(TracekdError, RuntimeError):
+    """Another tracekd process holds the lock of a run folder or profile grid."""
+
+
+class InconsistentRunError(TracekdError, RuntimeError):
+    """A run folder's files contradict each other (e.g. ``DONE`` but no predictions file)."""
+
+
+class ResumeMismatchError(TracekdError, RuntimeError):
+    """A resume would append to outputs written by another model, adapter or decoding setup."""
+
+
+class EmptyInputError(TracekdError, ValueError):
+    """An input file or split holds no record where at least one is needed."""

@@ -20,6 +20,7 @@ import gc
 import json
 import logging
 import os
+import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -75,6 +76,76 @@ def adapter_dir(adapter: str | Path) -> Path:
         f"--adapter {p}: no adapter_config.json in {p} or {p / 'adapter'}. Pass the run folder "
         "printed by `tracekd train` (it holds adapter/), and check that the run finished (DONE)."
     )
+
+
+def fingerprint_path(out: str | Path) -> Path:
+    """Sidecar naming what wrote a predictions file: ``pred.jsonl`` -> ``pred.fingerprint.json``."""
+    return Path(out).with_suffix(".fingerprint.json")
+
+
+def adapter_sha(adapter: str | Path | None) -> str | None:
+    """Hash of an adapter's files (config and weights); ``None`` for direct prompting."""
+    if adapter is None:
+        return None
+    d = adapter_dir(adapter)
+    files = sorted(
+        f for f in d.iterdir() if f.is_file() and f.suffix in {".json", ".safetensors", ".bin"}
+    )
+    return runio.stable_hash({f.name: runio.file_sha256(f) for f in files}, n=16)
+
+
+def problem_sha(problem: Problem) -> str:
+    """Hash of one problem's content (a resumed id must still be the same problem)."""
+    from dataclasses import asdict
+
+    return runio.stable_hash(asdict(problem), n=12)
+
+
+def check_fingerprint(
+    out: Path, setup: dict[str, Any], problems: list[Problem], done: set[str]
+) -> dict[str, Any]:
+    """Refuse to resume into predictions written by another model, adapter, decoding or data.
+
+    ``setup`` holds student, adapter hash, quantisation, system prompt and decoding settings;
+    every already-answered id must also still be the same problem. Returns the fingerprint to
+    write (the stored one extended with ``problems``).
+
+    Raises
+    ------
+    ResumeMismatchError
+        Naming the field that differs, both values and the file to delete.
+    """
+    from .errors import ResumeMismatchError
+
+    fp_path = fingerprint_path(out)
+    fix = (
+        f"Write to another --out, or delete {out} (and {partial_path(out).name}, "
+        f"{fp_path.name}) to start again."
+    )
+    old = json.loads(fp_path.read_text(encoding="utf-8")) if fp_path.exists() else None
+    if done and old is None:
+        raise ResumeMismatchError(
+            f"{out}: holds {len(done)} predictions but no {fp_path.name} saying which student, "
+            f"adapter and decoding wrote them, so they cannot be resumed. {fix}"
+        )
+    stored = dict(old["problems"]) if old else {}
+    if done and old is not None:
+        for key, value in setup.items():
+            if old["setup"].get(key) != value:
+                raise ResumeMismatchError(
+                    f"{out}: field {key!r} of the existing predictions is "
+                    f"{old['setup'].get(key)!r}, this run has {value!r}. {fix}"
+                )
+        for p in problems:
+            if p.id in done and stored.get(p.id) not in (None, problem_sha(p)):
+                raise ResumeMismatchError(
+                    f"{out}: problem {p.id!r} changed since its prediction was written "
+                    f"(problem hash {stored[p.id]} != {problem_sha(p)}). {fix}"
+                )
+    if not done:
+        stored = {}
+    stored.update({p.id: problem_sha(p) for p in problems})
+    return {"setup": setup, "problems": stored}
 
 
 class StopOnText:
@@ -164,6 +235,42 @@ def decoding_config(cfg: GenerateConfig, tokenizer: Any):
     return GenerationConfig(**kwargs)
 
 
+def check_adapter(adapter: str | Path, student: str) -> None:
+    """The adapter's config must parse and name ``student`` as its base model.
+
+    Raises
+    ------
+    ModelUnavailableError
+        ``adapter_config.json`` is not valid JSON.
+    ConfigError
+        The adapter was trained on another base model.
+    """
+    from .errors import ConfigError, ModelUnavailableError
+
+    path = adapter_dir(adapter) / "adapter_config.json"
+    try:
+        conf = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ModelUnavailableError(
+            f"{path}: not valid JSON ({e}). The adapter is corrupted; retrain it."
+        ) from None
+    base = conf.get("base_model_name_or_path") if isinstance(conf, dict) else None
+    if base and base != student and not _same_student(str(base), student):
+        raise ConfigError(
+            f"{path}: field 'base_model_name_or_path' is {base!r} but --student is {student!r}. "
+            f"Pass --student {base}, or an adapter trained on {student}."
+        )
+
+
+def _same_student(a: str, b: str) -> bool:
+    """Two names of one student (registry name, hub id or folder resolve to one spec)."""
+    try:
+        sa, sb = resolve_spec(a), resolve_spec(b)
+    except Exception:
+        return Path(a).name == Path(b).name
+    return sa == sb or (getattr(sa, "hub_id", None) or 0) == (getattr(sb, "hub_id", None) or 1)
+
+
 def load_for_generation(
     student: str,
     *,
@@ -173,11 +280,22 @@ def load_for_generation(
     cache_dir: str | Path = DEFAULT_CACHE_DIR,
 ):
     """Student (+ adapter, merged into the weights when not quantised) and tokenizer."""
+    if adapter is not None:
+        check_adapter(adapter, student)
     model, tok = load_student(student, quant=quant, dtype=dtype, cache_dir=cache_dir)
     if adapter is not None:
         from peft import PeftModel
 
-        model = PeftModel.from_pretrained(model, adapter_dir(adapter))
+        from .errors import ModelUnavailableError
+
+        try:
+            model = PeftModel.from_pretrained(model, adapter_dir(adapter))
+        except Exception as e:  # truncated/garbled weights: say which folder, not a traceback
+            raise ModelUnavailableError(
+                f"--adapter {adapter}: the adapter in {adapter_dir(adapter)} does not load "
+                f"({type(e).__name__}: {str(e)[:200]}). Retrain it (delete the run folder and "
+                "re-run `tracekd train`)."
+            ) from e
         if quant == "none":  # merged weights generate faster; 4-bit bases keep the adapter apart
             model = model.merge_and_unload()
     model.eval()
@@ -239,7 +357,37 @@ def _sample_batch(
     ]
 
 
-def generate(
+def partial_path(out: str | Path) -> Path:
+    """Where an unfinished generation appends: ``pred.jsonl`` -> ``pred.jsonl.part``.
+
+    The file is renamed to ``out`` once every problem has its prediction, so ``out`` is only
+    ever a complete predictions file.
+    """
+    out = Path(out)
+    return out.with_name(out.name + ".part")
+
+
+def generate(student: str, problems: list[Problem], out: str | Path, **kwargs: Any) -> Path:
+    """Generate answers for ``problems`` into ``out`` under ``out``'s lock (see ``_generate``).
+
+    A second process generating into the same file waits for the first, then resumes (and
+    finds nothing left to do) instead of appending duplicates.
+    """
+    from .errors import ConfigError
+
+    if kwargs.get("limit") is not None and kwargs["limit"] < 1:
+        raise ConfigError(
+            f"--limit {kwargs['limit']}: must be a positive number of problems (omit it for all)."
+        )
+    if Path(out).is_dir():
+        raise ConfigError(
+            f"--out {out} is a folder; give a file path such as {Path(out) / 'predictions.jsonl'}."
+        )
+    with runio.locked(out, what="predictions file", file=True):
+        return _generate(student, problems, out, **kwargs)
+
+
+def _generate(
     student: str,
     problems: list[Problem],
     out: str | Path,
@@ -288,7 +436,16 @@ def generate(
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     chosen = problems[:limit] if limit is not None else list(problems)
-    done = load_predictions(out)
+    if not chosen:
+        from .errors import EmptyInputError
+
+        raise EmptyInputError(
+            f"generate into {out}: no problem to answer (got {len(problems)} problems, "
+            f"limit={limit!r}). Pass a problems file whose split holds at least one problem."
+        )
+    part = partial_path(out)
+    runio.drop_torn_tail(part)  # a kill mid-write leaves at most one torn last line
+    done = load_predictions(part if part.exists() else out)
     todo = [p for p in chosen if p.id not in done]
     log.info(
         "generate: %d problems, %d already in %s, %d to do",
@@ -297,10 +454,23 @@ def generate(
         out,
         len(todo),
     )
+    setup = {
+        "student": student,
+        "adapter_sha": adapter_sha(adapter),
+        "quant": quant,
+        "system": system,
+        "decoding": dump(cfg),
+        "seed": seed if cfg.do_sample else None,
+    }
+    fp = check_fingerprint(out, setup, chosen, set(done))  # also when nothing is left
     t0 = time.perf_counter()
     timings: dict[str, float] = {}
     if todo:
         from .cpu import tune_process
+
+        if out.exists() and not part.exists():
+            shutil.copyfile(out, part)  # new problems for a finished file: extend a copy
+        runio.atomic_write_json(fingerprint_path(out), fp)  # before the first batch
 
         tune_process()
         dtype = resolve_dtype(cfg.dtype)
@@ -319,13 +489,17 @@ def generate(
         order = sorted(range(len(todo)), key=lambda i: (-len(enc[i]), todo[i].id))
         batches = [order[i : i + cfg.batch_size] for i in range(0, len(order), cfg.batch_size)]
         with (
-            out.open("a", encoding="utf-8") as fh,
+            part.open("a", encoding="utf-8") as fh,
             tqdm(total=len(todo), desc="generate", unit="problem") as bar,
         ):
             for b in batches:
                 res = generate_batch(model, tok, [enc[i] for i in b], cfg, seed)
-                for i, r in zip(b, res, strict=True):
-                    fh.write(json.dumps({"id": todo[i].id, **r}, ensure_ascii=False) + "\n")
+                fh.write(  # one write per batch: a kill tears at most the last line
+                    "".join(
+                        json.dumps({"id": todo[i].id, **r}, ensure_ascii=False) + "\n"
+                        for i, r in zip(b, res, strict=True)
+                    )
+                )
                 fh.flush()
                 os.fsync(fh.fileno())
                 bar.update(len(b))
@@ -339,6 +513,9 @@ def generate(
         }
         del model
         gc.collect()
+    if part.exists():
+        os.replace(part, out)  # complete: readers of ``out`` never see a partial file
+        runio.fsync_dir(out.parent)
     preds = load_predictions(out)
     mine = [preds[p.id] for p in chosen if p.id in preds]
     man_path = manifest_path(out)

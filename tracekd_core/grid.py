@@ -63,9 +63,16 @@ class Cell:
 
 def data_dir(root: Path, dc: DataConfig, data_seed: int) -> Path:
     """``data/derived/<hash>/`` of one dataset config (hash of config, seed and data code)."""
-    key = runio.stable_hash(
-        {"data": dump(dc), "seed": data_seed, "code": runio.code_fingerprint(*DATA_MODULES)}
-    )
+    from .datasets import source_fingerprint
+
+    keyed: dict[str, Any] = {
+        "data": dump(dc),
+        "seed": data_seed,
+        "code": runio.code_fingerprint(*DATA_MODULES),
+    }
+    if source := source_fingerprint(dc):  # native files' contents (synthetic keys unchanged)
+        keyed["source"] = source
+    key = runio.stable_hash(keyed)
     return root / "data" / "derived" / f"{dc.dataset}-{key}"
 
 
@@ -75,6 +82,7 @@ def build_problems(root: Path, dc: DataConfig, data_seed: int) -> Path:
     from .records import write_problems
 
     d = data_dir(root, dc, data_seed)
+    lock = runio.hold_lock(d)  # noqa: F841 (data folders are shared by profiles)
     path = d / "problems.jsonl"
     if not path.exists():
         runio.atomic_write_json(d / "config.json", {"data": dump(dc), "seed": data_seed})
@@ -139,16 +147,26 @@ def generate_and_score(
     )
     gen_dir = runs / "generate" / f"{cell_name}-{gen_key}"
     preds = gen_dir / "predictions.jsonl"
-    if not runio.is_done(gen_dir):
-        test = [p for p in read_problems(problems_path) if p.split == "test"]
-        generate(student, test, preds, cfg=profile.generate, adapter=adapter)
-        runio.mark_done(gen_dir)
+    with runio.locked(gen_dir):
+        if not runio.is_done(gen_dir):
+            test = [p for p in read_problems(problems_path) if p.split == "test"]
+            if not test:
+                from .errors import EmptyInputError
+
+                raise EmptyInputError(
+                    f"{problems_path}: the test split is empty, so cell {cell_name} has nothing "
+                    "to generate. Raise the dataset's n_test (or n) in the profile."
+                )
+            generate(student, test, preds, cfg=profile.generate, adapter=adapter)
+            runio.mark_done(gen_dir)
+        check_done_predictions(gen_dir, preds)
     score_key = runio.run_key(
         dump(profile.score),
         {"predictions": runio.file_sha256(preds)},
         runio.code_fingerprint(*SCORE_MODULES),
     )
     score_dir = runs / "score" / f"{cell_name}-{score_key}"
+    lock = runio.hold_lock(score_dir)  # noqa: F841 (held until this function returns)
     if not runio.is_done(score_dir):
         score_run(
             problems_path,
@@ -160,6 +178,26 @@ def generate_and_score(
         )
         runio.mark_done(score_dir)
     return preds, score_dir
+
+
+def check_done_predictions(gen_dir: Path, preds: Path) -> None:
+    """A ``DONE`` generate folder must hold a readable predictions file with unique ids.
+
+    Raises
+    ------
+    InconsistentRunError
+        Naming the folder to delete (the next run regenerates it).
+    """
+    from .errors import InconsistentRunError, RecordError
+    from .score import read_predictions
+
+    fix = f"Delete the folder {gen_dir} and re-run: it will be generated again."
+    if not preds.is_file():
+        raise InconsistentRunError(f"{gen_dir} is marked DONE but has no {preds.name}. {fix}")
+    try:
+        read_predictions(preds)
+    except RecordError as e:
+        raise InconsistentRunError(f"{gen_dir} is marked DONE but {e} {fix}") from e
 
 
 def plan_cells(profile: ProfileConfig) -> list[tuple[DataConfig, str, str, int | None]]:
@@ -263,6 +301,20 @@ def _compute_seconds(index_path: Path, this_run: float) -> float:
 
 
 def run_grid(profile: ProfileConfig, root: str | Path = ".") -> Path:
+    """Run (or resume) every cell of ``profile`` under the profile's lock (see ``_run_grid``).
+
+    Raises
+    ------
+    RunLockedError
+        Another process is running the same profile on the same root.
+    """
+    runs = Path(root) / profile.runs_root / profile.name
+    runs.mkdir(parents=True, exist_ok=True)
+    with runio.locked(runs, wait=False, what=f"profile grid {profile.name!r}"):
+        return _run_grid(profile, root)
+
+
+def _run_grid(profile: ProfileConfig, root: str | Path = ".") -> Path:
     """Run (or resume) every cell of ``profile``; return the path of the grid index.
 
     Parameters

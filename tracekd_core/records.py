@@ -198,23 +198,73 @@ def validate_problem(p: Problem, *, file: str | None = None, line: int | None = 
     return p
 
 
-def iter_jsonl(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    """Yield ``(line_number, object)`` for every non-blank line of a JSON-lines file."""
+def read_text(path: str | Path, error: type[RecordError] = RecordError) -> str:
+    """A UTF-8 text file's contents; a missing path, a folder or non-UTF-8 bytes raise ``error``.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     p = Path(d) / "x.txt"
+    ...     _ = p.write_bytes(b"ok\\n\\xff\\n")
+    ...     try:
+    ...         read_text(p)
+    ...     except RecordError as e:
+    ...         (e.line, e.field)
+    (2, '<encoding>')
+    """
     path = Path(path)
-    with path.open(encoding="utf-8") as fh:
-        for n, raw in enumerate(fh, start=1):
-            if not raw.strip():
-                continue
-            try:
-                yield n, json.loads(raw)
-            except json.JSONDecodeError as e:
-                raise RecordError(
-                    file=str(path),
-                    line=n,
-                    field="<json>",
-                    value=raw.strip()[:80],
-                    fix=f"Line is not valid JSON ({e.msg}); one object per line.",
-                ) from None
+    if not path.exists():
+        raise error(
+            file=str(path),
+            line=None,
+            field="<path>",
+            value=str(path),
+            fix="No such file; check the path (and the current folder).",
+        )
+    if path.is_dir():
+        raise error(
+            file=str(path),
+            line=None,
+            field="<path>",
+            value=str(path),
+            fix="This is a folder; give the file inside it.",
+        )
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise error(
+            file=str(path),
+            line=data.count(b"\n", 0, e.start) + 1,
+            field="<encoding>",
+            value=data[max(0, e.start - 20) : e.end + 20],
+            fix=f"Byte {e.start} is not UTF-8; re-save the file as UTF-8.",
+        ) from None
+
+
+def iter_jsonl(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Yield ``(line_number, object)`` for every non-blank line of a JSON-lines file.
+
+    Raises
+    ------
+    RecordError
+        A missing path, a folder, non-UTF-8 bytes or a line that is not JSON (file and line).
+    """
+    path = Path(path)
+    for n, raw in enumerate(read_text(path).split("\n"), start=1):
+        if not raw.strip():
+            continue
+        try:
+            yield n, json.loads(raw)
+        except json.JSONDecodeError as e:
+            raise RecordError(
+                file=str(path),
+                line=n,
+                field="<json>",
+                value=raw.strip()[:80],
+                fix=f"Line is not valid JSON ({e.msg}); one object per line.",
+            ) from None
 
 
 def read_unique_jsonl(

@@ -217,7 +217,17 @@ def _load_checkpoint(d: Path, model, opt, sched) -> int:
     path = d / "checkpoint" / "state.pt"
     if not path.exists():
         return 0
-    state = torch.load(path, weights_only=False)
+    try:
+        # weights_only: a planted pickle cannot run code (tensors, dicts and numbers load fine)
+        state = torch.load(path, weights_only=True)
+    except Exception as e:
+        from .errors import InconsistentRunError
+
+        raise InconsistentRunError(
+            f"{path}: not a tracekd training checkpoint ({type(e).__name__}: "
+            f"{str(e).splitlines()[0] if str(e) else ''}). Delete the folder {path.parent} to "
+            "restart this run from step 0."
+        ) from e
     params = dict(model.named_parameters())
     with torch.no_grad():
         for k, v in state["params"].items():
@@ -227,6 +237,42 @@ def _load_checkpoint(d: Path, model, opt, sched) -> int:
     torch.set_rng_state(state["torch_rng"])
     log.info("resuming %s from step %d", d, state["step"])
     return int(state["step"])
+
+
+def _normalise_adapter(adapter: Path, student: str, cache_dir: str | Path) -> None:
+    """Make saved adapters byte-identical across processes and machines.
+
+    PEFT stores ``target_modules`` as a set (its order changes with the process's hash seed)
+    and may write the absolute model-cache path into ``README.md``: sort the one, replace the
+    other with the student name.
+    """
+    import re
+
+    cfg_path = adapter / "adapter_config.json"
+    if cfg_path.exists():
+        conf = json.loads(cfg_path.read_text(encoding="utf-8"))
+        if isinstance(conf.get("target_modules"), list):
+            conf["target_modules"] = sorted(conf["target_modules"])
+        runio.atomic_write_text(cfg_path, json.dumps(conf, indent=2, sort_keys=True) + "\n")
+    readme = adapter / "README.md"
+    if readme.exists():
+        cache = re.escape(str(Path(cache_dir).resolve()))
+        text = re.sub(cache + r"[^\s\"']*", student, readme.read_text(encoding="utf-8"))
+        runio.atomic_write_text(readme, text)
+
+
+def _read_history(path: Path) -> list[dict[str, Any]]:
+    """The loss history of a killed run; an incomplete last line (killed mid-write) is dropped."""
+    if not path.exists():
+        return []
+    runio.drop_torn_tail(path)
+    out = []
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        try:
+            out.append(json.loads(line))
+        except json.JSONDecodeError:
+            log.warning("%s, line %d: unreadable loss record dropped", path, n)
+    return out
 
 
 def _adapter_card(cfg: TrainConfig, sft_path: Path, seed: int, man: dict[str, Any]) -> str:
@@ -290,11 +336,19 @@ def train(
 
     sft_path = Path(sft_path)
     records = read_sft(sft_path)
+    if not records:
+        from .errors import EmptyInputError
+
+        raise EmptyInputError(
+            f"{sft_path}: the SFT file holds no record, so there is nothing to train on. "
+            "Rebuild it with `tracekd traces` from a problems file with a non-empty train split."
+        )
     config = {"train": dump(cfg), "seed": seed, "sft": sft_path.name}
     data_sha = runio.file_sha256(sft_path)
     d = runio.run_dir(
         runs_root, experiment, config, {"sft": data_sha}, runio.code_fingerprint(*CODE_MODULES)
     )
+    lock = runio.hold_lock(d)  # noqa: F841 (a second process waits, then finds DONE)
     if runio.is_done(d):
         log.info("run %s is done; skipping", d)
         return d
@@ -318,7 +372,7 @@ def train(
     sched = get_cosine_schedule_with_warmup(opt, math.ceil(cfg.warmup_ratio * len(plan)), len(plan))
     start = _load_checkpoint(d, model, opt, sched)
     hist_path = d / "loss.jsonl"
-    history = [json.loads(x) for x in hist_path.read_text().splitlines()] if start else []
+    history = _read_history(hist_path) if start else []
     history = [h for h in history if h["step"] <= start]
     runio.atomic_write_text(hist_path, "".join(json.dumps(h) + "\n" for h in history))
     pad_id = tok.pad_token_id
@@ -360,6 +414,7 @@ def train(
     model_flops = flops.lora_train_flops(flops.dims(model), seen_lengths, n_sup_seen)
     # save_embedding_layers=False: PEFT would otherwise look the base up on the hub
     model.save_pretrained(d / "adapter", save_embedding_layers=False)
+    _normalise_adapter(d / "adapter", cfg.student, cache_dir)
     man = runio.base_manifest(
         seed=seed,
         device="cuda" if torch.cuda.is_available() else "cpu",
@@ -423,7 +478,10 @@ def load_train_config(path: str | Path | None, **overrides: Any) -> tuple[TrainC
         p = Path(path)
         if not p.exists():
             raise ConfigError(f"{p}: config file not found. Check the path.")
-        raw = yaml.safe_load(p.read_text()) or {}
+        try:
+            raw = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
+        except (yaml.YAMLError, UnicodeDecodeError, IsADirectoryError) as e:
+            raise ConfigError(f"{p}: not a readable YAML file ({e}). Fix the file.") from None
         if not isinstance(raw, dict):
             raise ConfigError(f"{p}: expected a mapping at the top level.")
     run_keys = {k: raw.pop(k) for k in ("sft", "seed", "out") if k in raw}

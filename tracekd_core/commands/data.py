@@ -102,19 +102,31 @@ def _counts_table(problems) -> str:
 
 def cmd_make(args: argparse.Namespace) -> int:
     """Write the problems of one dataset (validated) and print counts per label and split."""
-    from ..config import DataConfig
+    from ..config import DataConfig, validate_config
     from ..datasets import make_problems
+    from ..errors import ConfigError
     from ..records import write_problems
 
+    least = 1 if args.split else 2
+    if args.n is not None and args.n < least:
+        raise ConfigError(
+            f"--n {args.n}: need at least {least} problem(s)"
+            + ("" if args.split else " (one train and one test; or pass --split)")
+            + "."
+        )
     n_train, n_test = sizes_for(args.n, args.split)
-    cfg = DataConfig(
-        dataset=args.dataset,
-        source=args.source,
-        n_train=n_train,
-        n_test=n_test,
-        every_question=args.every_question,
-        marco_support=args.marco_support,
-        n_distractors=args.n_distractors,
+    cfg = validate_config(
+        DataConfig,
+        {
+            "dataset": args.dataset,
+            "source": args.source,
+            "n_train": n_train,
+            "n_test": n_test,
+            "every_question": args.every_question,
+            "marco_support": args.marco_support,
+            "n_distractors": args.n_distractors,
+        },
+        "tracekd data make flags",
     )
     problems = make_problems(cfg, args.seed)
     if args.split:
@@ -130,6 +142,12 @@ def cmd_check(args: argparse.Namespace) -> int:
     from ..records import read_problems
 
     problems = read_problems(args.path)
+    if not problems:
+        from ..errors import EmptyInputError
+
+        raise EmptyInputError(
+            f"{args.path}: no problem in the file. Write it with `tracekd data make`."
+        )
     print(_counts_table(problems))
     print(f"{args.path}: {len(problems)} valid problems")
     return 0

@@ -64,10 +64,27 @@ def _pct(x: float | None) -> str:
     return "   -  " if x is None else f"{100 * x:5.1f}%"
 
 
+def _check_ids_overlap(problems_path: str, predictions_path: str, split: str | None) -> None:
+    """Predictions that answer none of the problems are another file's, not a 0% score."""
+    from ..errors import ConfigError
+    from ..records import read_problems
+    from ..score import read_predictions
+
+    ids = {p.id for p in read_problems(problems_path) if split is None or p.split == split}
+    preds = read_predictions(predictions_path)
+    if preds and not ids & set(preds):
+        raise ConfigError(
+            f"--predictions {predictions_path}: none of its {len(preds)} ids is a problem id of "
+            f"--problems {problems_path}" + (f" (split {split!r})" if split else "") + ", e.g. "
+            f"{next(iter(preds))!r}. Pass the problems file these predictions were generated for."
+        )
+
+
 def cmd_score(args: argparse.Namespace) -> int:
     """Handler of ``tracekd score``."""
     from ..score import score_run
 
+    _check_ids_overlap(args.problems, args.predictions, args.split)
     s = score_run(
         args.problems,
         args.predictions,
@@ -162,11 +179,17 @@ def compare_runs(
 
 def cmd_compare(args: argparse.Namespace) -> int:
     """Handler of ``tracekd compare``."""
+    from ..errors import ConfigError
     from ..runio import atomic_write_json
 
-    rows = compare_runs(
-        _read_items(args.dir_a), _read_items(args.dir_b), n_boot=args.n_boot, seed=args.seed
-    )
+    items_a, items_b = _read_items(args.dir_a), _read_items(args.dir_b)
+    ids_a = {it.get("id") for it in items_a}
+    if not ids_a & {it.get("id") for it in items_b}:
+        raise ConfigError(
+            f"compare {args.dir_a} {args.dir_b}: the two runs share no problem id, so there is "
+            "nothing to pair. Compare runs scored on the same problems file."
+        )
+    rows = compare_runs(items_a, items_b, n_boot=args.n_boot, seed=args.seed)
     print(f"A = {args.dir_a}\nB = {args.dir_b}  (paired on problem id; diff = B - A)")
     print(
         f"{'metric':<26} {'n':>5} {'A':>7} {'B':>7} {'B-A':>7} {'95% CI':>17} "

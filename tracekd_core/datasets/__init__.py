@@ -72,6 +72,37 @@ DATASETS.add(
 )
 
 
+def source_fingerprint(cfg: DataConfig) -> dict[str, str]:
+    """What the data cache key must know about ``cfg.source`` beyond its name.
+
+    A local folder contributes the hash of every file under it (an edited native file makes a
+    new cache entry instead of silently reusing the old problems); ``synthetic`` contributes
+    nothing (its generator code is already in the key); ``hub`` contributes the dataset
+    revision it loads (``"main"``: not pinned to a commit).
+
+    Examples
+    --------
+    >>> source_fingerprint(DataConfig(dataset="babi"))
+    {}
+    """
+    from pathlib import Path
+
+    from ..runio import file_sha256
+
+    if cfg.source == "synthetic":
+        return {}
+    if cfg.source == "hub":
+        return {"hub_revision": "main"}
+    folder = Path(cfg.source)
+    if not folder.is_dir():
+        return {}  # make_problems raises the named error
+    return {
+        f.relative_to(folder).as_posix(): file_sha256(f)
+        for f in sorted(folder.rglob("*"))
+        if f.is_file() and not any(part.startswith(".") for part in f.relative_to(folder).parts)
+    }
+
+
 def make_problems(cfg: DataConfig, seed: int) -> list[Problem]:
     """Both splits of ``cfg.dataset``, validated, deterministic given ``(cfg, seed)``.
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from ..config import DataConfig
 from ..errors import DatasetFormatError
-from ..records import Problem
+from ..records import Problem, read_text
 from ..seeding import derive_rng
 from .split import sample_per_group, sample_stratified
 
@@ -174,7 +174,7 @@ def read_task_file(
     """All problems of one native task file (ids ``babi-qa{N}-{split}-{story}[-q{k}]``)."""
     path = Path(path)
     qs = parse_stories(
-        path.read_text(encoding="utf-8"), file=str(path), every_question=every_question
+        read_text(path, DatasetFormatError), file=str(path), every_question=every_question
     )
     return [
         to_problem(

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
+import io
 import json
 import logging
 import re
@@ -31,7 +32,7 @@ from pathlib import Path
 
 from ..config import DataConfig
 from ..errors import DatasetFormatError
-from ..records import LABELS, Problem
+from ..records import LABELS, Problem, read_text
 from ..seeding import derive_rng
 from .split import sample_stratified, split_per_group
 
@@ -421,7 +422,7 @@ def read_relation_file(path: str | Path, relation: str) -> tuple[list[Problem], 
     """Parse one relation file; return (problems, number skipped because no fact matched)."""
     path = Path(path)
     out, skipped = [], 0
-    with path.open(encoding="utf-8") as fh:
+    with io.StringIO(read_text(path, DatasetFormatError)) as fh:
         for n, raw in enumerate(fh, start=1):
             if not raw.strip():
                 continue

@@ -20,6 +20,7 @@ seeded (reference: 1,000 train queries per type from ``train``, 200 test per typ
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import re
@@ -32,7 +33,7 @@ from tqdm.auto import tqdm
 
 from ..config import DataConfig
 from ..errors import DatasetFormatError
-from ..records import LABELS, Problem
+from ..records import LABELS, Problem, read_text
 from ..seeding import derive_rng
 from .split import allocate
 
@@ -190,12 +191,12 @@ def iter_rows(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
         for n, row in enumerate(pq.read_table(path).to_pylist(), start=1):
             yield n, row
     elif path.suffix == ".jsonl":
-        with path.open(encoding="utf-8") as fh:
+        with io.StringIO(read_text(path, DatasetFormatError)) as fh:
             for n, raw in enumerate(fh, start=1):
                 if raw.strip():
                     yield n, _json(raw, path, n)
     else:
-        data = _json(path.read_text(encoding="utf-8"), path, None)
+        data = _json(read_text(path, DatasetFormatError), path, None)
         if isinstance(data, dict) and isinstance(data.get("query"), dict):
             keys = list(data["query"])
             data = [

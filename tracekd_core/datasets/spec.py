@@ -61,6 +61,7 @@ class DatasetSpec:
         if cfg.source == "synthetic":
             return self.generate(cfg, seed)
         if cfg.source == "hub":
+            hub_reachable(self.name)
             return self.load_hub(cfg, seed)
         folder = Path(cfg.source)
         if not folder.is_dir():
@@ -83,3 +84,26 @@ class DatasetSpec:
         n_train = cfg.n_train if cfg.n_train is not None else self.reference_sizes[0]
         n_test = cfg.n_test if cfg.n_test is not None else self.reference_sizes[1]
         return n_train, n_test
+
+
+def hub_reachable(dataset: str, host: str = "huggingface.co") -> None:
+    """Fail fast (no minute of retries) when the Hugging Face Hub cannot be reached.
+
+    Raises
+    ------
+    ConfigError
+        ``HF_HUB_OFFLINE`` is set, or ``host`` does not resolve.
+    """
+    import os
+    import socket
+
+    fix = (
+        f"Use data.source = 'synthetic' (offline default) or a folder holding the native "
+        f"{dataset} files, or connect to the network."
+    )
+    if os.environ.get("HF_HUB_OFFLINE", "").lower() in {"1", "true", "yes", "on"}:
+        raise ConfigError(f"data.source = 'hub' but HF_HUB_OFFLINE is set. {fix}")
+    try:
+        socket.getaddrinfo(host, 443)
+    except OSError as e:
+        raise ConfigError(f"data.source = 'hub' but {host} does not resolve ({e}). {fix}") from None
