@@ -40,3 +40,34 @@ def test_notebook_structure(path):
             assert len(src.splitlines()) <= 12, (
                 f"cell too long in {path.name}: move it to the package"
             )
+
+
+def test_unwritable_book_folder_is_a_named_error(tmp_path, monkeypatch):
+    import errno
+    import shutil
+
+    from tracekd_core import notebooks
+
+    out = tmp_path / "runs" / "smoke" / "notebooks"
+    out.mkdir(parents=True)
+    (tmp_path / "notebooks").mkdir()
+    nb = tmp_path / "notebooks" / "01_x.ipynb"
+    nb.write_text("{}")
+    # pretend the notebook was executed already (key matches), so only the copy runs
+    key = notebooks.runio.stable_hash(
+        {
+            "nb": notebooks.runio.file_sha256(nb),
+            "grid": "no-grid",
+            "code": notebooks.runio.code_fingerprint(*notebooks.REPORT_MODULES),
+            "profile": "smoke",
+        }
+    )
+    (out / "01_x.ipynb").write_text("{}")
+    (out / "01_x.key").write_text(key + "\n")
+
+    def read_only(*a, **k):  # root ignores chmod, so simulate a read-only folder
+        raise PermissionError(errno.EACCES, "Permission denied")
+
+    monkeypatch.setattr(shutil, "copy2", read_only)
+    with pytest.raises(notebooks.BookWriteError, match="01_x.ipynb.*chmod"):
+        notebooks.run_notebooks("smoke", tmp_path, book_dir=tmp_path / "book")

@@ -199,6 +199,25 @@ def test_bad_predictions_are_named_errors(tmp_path):
         score_items(read_problems(PROBLEMS), [{"output": "x"}])
 
 
+@pytest.mark.parametrize(
+    "meta",
+    [
+        '"n_new_tokens": "12"',
+        '"n_new_tokens": true',
+        '"hit_max_new_tokens": "no"',
+        '"stop_reason": 3',
+    ],
+)
+def test_wrong_typed_prediction_metadata_is_a_named_error(tmp_path, meta):
+    f = tmp_path / "p.jsonl"
+    f.write_text('{"id": "c1", "output": "a", ' + meta + "}\n")
+    field = meta.split(":")[0].strip('"')
+    with pytest.raises(RecordError, match=f"line 1.*'{field}'"):
+        read_predictions(f)
+    f.write_text('{"id": "c1", "output": "a", "n_new_tokens": 4, "hit_max_new_tokens": false}\n')
+    assert read_predictions(f)["c1"]["n_new_tokens"] == 4
+
+
 def test_extra_predictions_are_ignored():
     probs = read_problems(PROBLEMS)[:1]
     preds = [{"id": "zzz", "output": "x"}, {"id": "c1", "output": "judge of Ohio"}]

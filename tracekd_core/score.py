@@ -96,7 +96,32 @@ def _check_prediction(pred: Any, *, file: str | None, line: int | None) -> dict:
             value=out,
             fix="'output' must be the decoded generation as a string (or null).",
         )
+    for field, types, fix in _PREDICTION_META:
+        value = pred.get(field)
+        if value is not None and (not isinstance(value, types) or _is_bool_as_int(value, types)):
+            raise RecordError(file=file, line=line, field=field, value=value, fix=fix)
     return pred
+
+
+#: Optional metadata written by ``tracekd generate``: field, accepted types, how to fix.
+_PREDICTION_META: tuple[tuple[str, tuple[type, ...], str], ...] = (
+    ("n_new_tokens", (int,), "'n_new_tokens' must be an integer count of generated tokens."),
+    (
+        "hit_max_new_tokens",
+        (bool,),
+        "'hit_max_new_tokens' must be true or false (did the output run out of budget?).",
+    ),
+    (
+        "stop_reason",
+        (str,),
+        "'stop_reason' must be a string (stop, eos or max_new_tokens).",
+    ),
+)
+
+
+def _is_bool_as_int(value: Any, types: tuple[type, ...]) -> bool:
+    """``True`` passes ``isinstance(_, int)``; a count given as a boolean is still wrong."""
+    return isinstance(value, bool) and bool not in types
 
 
 def read_predictions(path: str | Path) -> dict[str, dict]:
