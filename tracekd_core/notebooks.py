@@ -41,10 +41,10 @@ class BookWriteError(TracekdError, OSError):
     """The book folder cannot be written (read-only, not a folder, disk full)."""
 
 
-def _writable(path: Path, write) -> None:
-    """Run ``write()``; an OS error becomes a ``BookWriteError`` naming the path and the fix."""
+def _writable(path: Path, write, *args, **kwargs) -> None:
+    """Run ``write(*args, **kwargs)``; an OS error becomes a ``BookWriteError`` naming ``path``."""
     try:
-        write()
+        write(*args, **kwargs)
     except OSError as e:
         raise BookWriteError(
             f"cannot write {path} ({type(e).__name__}: {e.strerror or e}). Make the book folder "
@@ -83,7 +83,7 @@ def run_notebooks(
     out_dir = root / runs_root / profile / "notebooks"
     book_nb = Path(book_dir) if Path(book_dir).is_absolute() else root / book_dir
     book_nb = book_nb / "notebooks"
-    _writable(book_nb, lambda: book_nb.mkdir(parents=True, exist_ok=True))
+    _writable(book_nb, book_nb.mkdir, parents=True, exist_ok=True)
     executed = []
     timings_path = out_dir / "timings.json"
     timings = json.loads(timings_path.read_text()) if timings_path.exists() else {}
@@ -121,7 +121,7 @@ def run_notebooks(
             timings[nb.stem] = round(time.perf_counter() - t0, 1)
             runio.atomic_write_json(timings_path, timings)
             runio.atomic_write_text(key_file, key + "\n")
-        _writable(book_nb / nb.name, lambda: shutil.copy2(out, book_nb / nb.name))
+        _writable(book_nb / nb.name, shutil.copy2, out, book_nb / nb.name)
         executed.append(out)
     return executed
 
