@@ -3,6 +3,10 @@
 Notebooks are thin clients of tracekd_core: a title, a `parameters` cell, an environment cell,
 calls into the package, then tables and plots. Keeping their sources here (as plain strings)
 makes review and diffs easy; run `python tools/make_notebooks.py` after editing.
+
+STALE (2026-12-02): the notebooks have since been edited directly (chapter 7, the consistency,
+clustered and sizing tables are not in the lists below). Running this script would drop them;
+edit `notebooks/*.ipynb` instead until the lists are brought up to date.
 """
 
 from pathlib import Path

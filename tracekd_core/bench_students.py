@@ -318,7 +318,7 @@ def bench_generate(
     n_train = adapter_steps * base.batch_size * base.grad_accum
     sft_path, test = bench_data(n_train=n_train, n_test=max(64, n_problems), profile=profile)
     problems = test[:n_problems]
-    if str(adapter).lower() == "none":  # direct prompting: the base model, no adapter
+    if isinstance(adapter, str) and adapter.lower() == "none":  # direct prompting: base model
         adapter = None
     elif adapter is None:
         acfg = base.model_copy(
