@@ -33,18 +33,20 @@ _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # glibc mallopt parameters
 _KEEP_BYTES = 1 << 30
 
 
-def cpu_flags() -> set[str]:
+@lru_cache(maxsize=1)
+def cpu_flags() -> frozenset[str]:
     """The CPU feature flags from ``/proc/cpuinfo`` (empty where it does not exist)."""
     try:
         text = Path("/proc/cpuinfo").read_text()
     except OSError:
-        return set()
+        return frozenset()
     for line in text.splitlines():
         if line.startswith("flags"):
-            return set(line.split(":", 1)[1].split())
-    return set()
+            return frozenset(line.split(":", 1)[1].split())
+    return frozenset()
 
 
+@lru_cache(maxsize=1)
 def cpu_model() -> str:
     """The CPU model name (``/proc/cpuinfo``), else ``platform.processor()``."""
     try:
@@ -56,7 +58,7 @@ def cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
-def bf16_capability(flags: set[str] | None = None) -> str:
+def bf16_capability(flags: frozenset[str] | set[str] | None = None) -> str:
     """``amx``, ``avx512_bf16`` or ``none`` (bf16 emulated).
 
     Examples
@@ -156,13 +158,18 @@ def tune_process(threads: int | None = None) -> dict[str, Any]:
 
 
 def describe() -> dict[str, Any]:
-    """What goes into every manifest: CPU model, bf16 capability, cores, torch threads."""
-    import torch
+    """What goes into every manifest: CPU model, bf16 capability, cores, torch threads.
 
+    The torch fields are filled only when torch is already imported: a torch-free stage (data,
+    scoring) does not pay the torch import for its manifest, and ran no torch code anyway.
+    """
+    import sys
+
+    torch = sys.modules.get("torch")
     return {
         "cpu": cpu_model(),
         "bf16_capability": bf16_capability(),
         "cores": os.cpu_count(),
-        "torch_threads": torch.get_num_threads(),
-        "torch_cpu_capability": torch.backends.cpu.get_cpu_capability(),
+        "torch_threads": torch.get_num_threads() if torch else None,
+        "torch_cpu_capability": torch.backends.cpu.get_cpu_capability() if torch else None,
     }
