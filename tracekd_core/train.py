@@ -31,6 +31,7 @@ from typing import Any
 from . import cpu, flops, runio
 from .config import TrainConfig, dump
 from .errors import ConfigError
+from .loss import adapters_need_autocast, lm_loss_sum, mixed_precision
 from .render import IGNORE_INDEX, EncodedExample, encode_example
 from .seeding import derive_rng, seed_everything
 from .sft import read_sft
@@ -39,7 +40,7 @@ from .students import DEFAULT_CACHE_DIR, load_student, resolve_dtype, resolve_sp
 log = logging.getLogger(__name__)
 
 LORA_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
-CODE_MODULES = ("render", "students", "train", "flops", "cpu")
+CODE_MODULES = ("render", "students", "train", "loss", "flops", "cpu")
 
 
 @dataclass(frozen=True)
@@ -161,19 +162,6 @@ def collate(examples: list[EncodedExample], pad_id: int):
         ids[r, : len(e)] = torch.tensor(e.input_ids)
         labels[r, : len(e)] = torch.tensor(e.labels)
     return ids, labels
-
-
-def lm_loss_sum(model: Any, ids, labels):
-    """Summed next-token cross-entropy over supervised positions; LM head only where needed."""
-    import torch
-
-    base = model.get_base_model() if hasattr(model, "get_base_model") else model
-    hidden = base.get_decoder()(input_ids=ids, use_cache=False).last_hidden_state
-    target = labels[:, 1:]
-    keep = target != IGNORE_INDEX
-    h = hidden[:, :-1][keep]
-    logits = base.get_output_embeddings()(h).float()
-    return torch.nn.functional.cross_entropy(logits, target[keep], reduction="sum")
 
 
 def _lora_config(cfg: TrainConfig):
@@ -366,6 +354,7 @@ def train(
     model.peft_config["default"].base_model_name_or_path = cfg.student
     model.train()
     plan = step_plan([len(e) for e in data.examples], cfg, seed)
+    compute_dtype = resolve_dtype(cfg.dtype)
     opt = torch.optim.AdamW(
         [p for p in model.parameters() if p.requires_grad], lr=cfg.lr, weight_decay=0.0
     )
@@ -390,7 +379,8 @@ def train(
             total = 0.0
             for mb in micro:
                 ids, labels = collate([data.examples[i] for i in mb], pad_id)
-                loss = lm_loss_sum(model, ids, labels) / n_sup
+                with mixed_precision(model, compute_dtype):
+                    loss = lm_loss_sum(model, ids, labels) / n_sup
                 loss.backward()
                 total += float(loss.detach())
                 n_tok_seen += sum(len(data.examples[i]) for i in mb)
@@ -434,6 +424,7 @@ def train(
             "resumed_from_step": start,
             "final_loss": history[-1]["loss"] if history else None,
             "torch_threads": torch.get_num_threads(),
+            "adapter_compute": _adapter_compute(model, compute_dtype),
             "process": process,
             "dtype_choice": cpu.probe_dtype() if cfg.dtype == "auto" else {"dtype": cfg.dtype},
             "timings": {
@@ -454,6 +445,14 @@ def train(
     gc.collect()
     log.info("trained %s in %.1f s -> %s", cfg.student, t_end - t_start, d)
     return d
+
+
+def _adapter_compute(model, compute_dtype: str) -> str:
+    """How the adapter matmuls ran (manifest): mixed precision or the weights' own dtype."""
+    if adapters_need_autocast(model, compute_dtype):
+        return f"{compute_dtype} autocast, float32 master weights"
+    dtypes = {str(p.dtype).removeprefix("torch.") for p in model.parameters() if p.requires_grad}
+    return "/".join(sorted(dtypes))
 
 
 def _optimizer_step(model, opt, sched) -> None:
