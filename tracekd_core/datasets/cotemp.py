@@ -32,11 +32,17 @@ from pathlib import Path
 
 from ..config import DataConfig
 from ..errors import DatasetFormatError
+from ..hub import resolve_revision
 from ..records import LABELS, Problem, read_text
 from ..seeding import derive_rng
 from .split import sample_stratified, split_per_group
 
 log = logging.getLogger(__name__)
+
+#: Hugging Face dataset repo of ``source: hub``.
+HUB_REPO = "Warrieryes/CotempQA"
+#: Its default commit (``None``: ``main`` resolved to its SHA at load time, see ``hub.py``).
+HUB_REVISION: str | None = None
 
 TRIPLES = ("S1_R1_O2", "S2_R1_O1", "S1_R2_O2", "S2_R1_O2", "S2_R2_O2")
 #: Question types naming two people, whose asked subject is named in the last clause.
@@ -502,12 +508,13 @@ def load_folder(folder: Path, cfg: DataConfig, seed: int) -> list[Problem]:
     return finish(problems, cfg, seed)
 
 
-def load_hub(cfg: DataConfig, seed: int) -> list[Problem]:  # pragma: no cover - network
-    """Download the four native files of ``Warrieryes/CotempQA`` and load them (needs network)."""
+def load_hub(cfg: DataConfig, seed: int) -> list[Problem]:
+    """Download the four native files of ``Warrieryes/CotempQA`` at a pinned commit, load them."""
     from huggingface_hub import hf_hub_download
 
+    revision = resolve_revision(HUB_REPO, cfg.revision or HUB_REVISION)
     paths = [
-        hf_hub_download("Warrieryes/CotempQA", f"{rel}.json", repo_type="dataset")
+        hf_hub_download(HUB_REPO, f"{rel}.json", repo_type="dataset", revision=revision)
         for rel in LABELS["cotemp"]
     ]
     folder = Path(paths[0]).parent
