@@ -69,6 +69,40 @@ def best_condition(acc: pd.DataFrame) -> str:
     )
 
 
+def swap_absent_sentence(relevance: pd.DataFrame) -> str:
+    """Name ``swap`` for what it is, with its measured rate per dataset (book chapter 1).
+
+    ``relevance`` is ``report.corruption_relevance_table``; ``swap`` states another problem's
+    facts, so it tests facts absent from the problem's context, not plausible distractors.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"dataset": ["babi", "babi"], "corruption": ["swap", "retrieval"],
+    ...                   "n": [10, 10], "absent_from_context": [0.9, 0.0],
+    ...                   "shares_question_word": [0.1, 0.6]})
+    >>> swap_absent_sentence(t)
+    '`swap` **states facts absent from the context**: babi 90.0% of 10 traces (their facts share a question word in 10.0%; retrieval distractors 60.0%).'
+    """  # noqa: E501
+    if relevance.empty or "absent_from_context" not in relevance:
+        return "No `swap` corruption in this build."
+    swap = relevance[(relevance["corruption"] == "swap") & relevance["absent_from_context"].notna()]
+    if swap.empty:
+        return "No `swap` corruption in this build."
+    retr = relevance[relevance["corruption"] == "retrieval"].set_index("dataset")
+    parts = []
+    for r in swap.itertuples():
+        extra = (
+            f"; retrieval distractors {_pct(retr.loc[r.dataset, 'shares_question_word'])}"
+            if r.dataset in retr.index
+            else ""
+        )
+        parts.append(
+            f"{r.dataset} {_pct(r.absent_from_context)} of {int(r.n)} traces (their facts share "
+            f"a question word in {_pct(r.shares_question_word)}{extra})"
+        )
+    return "`swap` **states facts absent from the context**: " + "; ".join(parts) + "."
+
+
 def _primary_sentence(g: pd.DataFrame) -> str:
     """The primary test: incorrect minus correct traces, one pooled paired test over seeds."""
     r = paired_pooled(
