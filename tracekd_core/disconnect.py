@@ -10,6 +10,9 @@ Issue 9: beside each pooled association, the test actually used (Fisher's exact 
 count is below 5; no odds ratio when a margin is empty) and the Cochran-Mantel-Haenszel test and
 common odds ratio stratified by the item's ``label`` (CoTemp relation, bAbI task, MARCO query
 type), since pooling is confounded by it; p-values of a table are Holm-adjusted as one family.
+Those tables are per seed; ``pooled_step_table`` gives one test per step over all seeds (a GEE on
+problem id with label fixed effects; seeds are repeated measures of the same problems), with the
+declared primary test (``PRIMARY_ASSOCIATION``) and Holm on the rest.
 """
 
 from __future__ import annotations
@@ -82,6 +85,68 @@ def disconnect_table(
     if not df.empty:  # one family per table: every pooled and every stratified test
         for col in ("p_test", "cmh_p"):
             df[f"{col}_holm"] = stratified.holm([None if pd.isna(v) else float(v) for v in df[col]])
+    return df
+
+
+#: The declared primary test of chapter 4: the label step (not tied to the answer) of the
+#: correct-trace students, pooled over seeds (``clustered.pooled_association``).
+PRIMARY_ASSOCIATION = ("correct", "label")
+#: What each step's table measures: the paper's question, or answer-trace consistency (the gold
+#: retrieval step of CoTemp/MARCO is the facts that contain the answer).
+STEP_MEASURES = {
+    "label": "paper's question",
+    "anchor": "paper's question",
+    "retrieval": "consistency",
+    "answer_facts": "consistency",
+    "trace": "consistency",
+}
+
+
+def pooled_step_table(
+    items: pd.DataFrame,
+    steps: tuple[str, ...] = ("label", "anchor", "retrieval", "answer_facts", "trace"),
+) -> pd.DataFrame:
+    """Every step x answer association with one test pooling all seeds (issue 9).
+
+    Per dataset, student, trace condition and step: ``clustered.pooled_association`` (binomial
+    GEE on problem id, exchangeable, label fixed effects). The row ``PRIMARY_ASSOCIATION``
+    (correct traces, label step) of each dataset and student is the declared primary test and
+    keeps its raw p; every other row of the table is Holm-adjusted as one family (``p_holm``).
+    ``verdict`` (``clustered.association_verdict`` on ``p_holm``) needs ``MIN_SEEDS`` seeds;
+    ``measures`` says whether the row is the paper's question or answer-trace consistency.
+    """
+    from .clustered import association_verdict, pooled_association
+
+    rows = []
+    for (ds, student, cond), g in items.groupby(["dataset", "student", "condition"], sort=True):
+        kind = get_condition(cond)
+        if not kind.has_trace:
+            continue
+        for step in ("label",) if kind.kind == "label_only" else steps:
+            if f"{step}_correct" not in g or g[f"{step}_correct"].notna().sum() == 0:
+                continue
+            r = pooled_association(g, step, stratum="label")
+            rows.append(
+                {
+                    "dataset": ds,
+                    "student": student,
+                    "condition": cond,
+                    "measures": STEP_MEASURES.get(step, "consistency"),
+                    "primary": (cond, step) == PRIMARY_ASSOCIATION,
+                    **r,
+                }
+            )
+    df = pd.DataFrame(rows)
+    if df.empty:
+        return df
+    secondary = ~df["primary"]
+    df["p_holm"] = df["p_value"]
+    adj = stratified.holm([None if pd.isna(p) else float(p) for p in df.loc[secondary, "p_value"]])
+    df["p_holm"] = df["p_holm"].astype(object)
+    df.loc[secondary, "p_holm"] = pd.Series(adj, index=df.index[secondary], dtype=object)
+    df["verdict"] = [
+        association_verdict({**r, "p_value": r["p_holm"]}) for r in df.to_dict("records")
+    ]
     return df
 
 
