@@ -74,11 +74,7 @@ def test_stratified_tables_split_by_label():
     assert t["b"]["ff"] == 1
 
 
-def test_pooled_step_table_primary_raw_and_holm_on_the_rest():
-    import pandas as pd
-
-    from tracekd_core import disconnect
-
+def _grid_rows(n_seeds: int = 3):
     rng = __import__("random").Random(3)
     rows = []
     for cond in ("correct", "incorrect"):
@@ -99,13 +95,40 @@ def test_pooled_step_table_primary_raw_and_holm_on_the_rest():
                         "label_correct": lab,
                         "retrieval_correct": ret,
                         "trace_correct": lab and ret,
+                        "anchor_correct": i % 5 == 0,
                     }
                 )
-    t = disconnect.pooled_step_table(pd.DataFrame(rows))
+    return [r for r in rows if r["seed"] < n_seeds]
+
+
+def test_pooled_step_table_primary_raw_and_holm_on_the_rest():
+    import pandas as pd
+
+    from tracekd_core import disconnect
+
+    t = disconnect.pooled_step_table(pd.DataFrame(_grid_rows()))
     prim = t[t["primary"]]
     assert list(zip(prim["condition"], prim["step"], strict=True)) == [("correct", "label")]
     assert prim["p_holm"].iloc[0] == prim["p_value"].iloc[0]
     rest = t[~t["primary"]]
     assert list(rest["p_holm"]) == pytest.approx(holm(list(rest["p_value"])))
-    assert set(t["measures"]) == {"paper's question", "consistency"}
+    assert {"paper's question", "consistency"} <= set(t["measures"])
     assert prim["verdict"].iloc[0] == "associated (OR > 1)"
+
+
+def test_primary_sentence_and_anchor_table():
+    import pandas as pd
+
+    from tracekd_core import disconnect
+
+    items = pd.DataFrame(_grid_rows())
+    pooled = disconnect.pooled_step_table(items)
+    text = disconnect.primary_association_markdown(pooled)
+    assert text.count("- **babi") == 1 and "3 seed(s)" in text and "associated (OR > 1)" in text
+    one = disconnect.pooled_step_table(pd.DataFrame(_grid_rows(n_seeds=1)))
+    assert "not enough seeds for a verdict" in disconnect.primary_association_markdown(one)
+    dis = disconnect.disconnect_table(items)
+    anchor = disconnect.anchor_table(dis, pooled)
+    assert set(anchor["seed"]) == {0, 1, 2} and set(anchor["condition"]) == {"correct", "incorrect"}
+    assert anchor["pooled_p"].notna().all()
+    assert "not in the gold trace" in set(pooled[pooled["step"] == "anchor"]["measures"]).pop()

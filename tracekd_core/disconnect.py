@@ -95,7 +95,7 @@ PRIMARY_ASSOCIATION = ("correct", "label")
 #: retrieval step of CoTemp/MARCO is the facts that contain the answer).
 STEP_MEASURES = {
     "label": "paper's question",
-    "anchor": "paper's question",
+    "anchor": "states the question's event (not in the gold trace)",
     "retrieval": "consistency",
     "answer_facts": "consistency",
     "trace": "consistency",
@@ -148,6 +148,50 @@ def pooled_step_table(
         association_verdict({**r, "p_value": r["p_holm"]}) for r in df.to_dict("records")
     ]
     return df
+
+
+def primary_association_markdown(pooled: pd.DataFrame) -> str:
+    """The declared primary test of chapter 4, one sentence per dataset and student.
+
+    ``pooled`` is ``pooled_step_table``; numbers come from its primary rows, the verdict needs
+    ``clustered.MIN_SEEDS`` seeds.
+    """
+    if pooled.empty or not pooled["primary"].any():
+        return "*No correct-trace label step in this build: no primary test.*"
+    out = []
+    for r in pooled[pooled["primary"]].itertuples():
+        or_ = "n/a" if r.odds_ratio is None or pd.isna(r.odds_ratio) else f"{r.odds_ratio:.2f}"
+        ci = (
+            ""
+            if r.or_lo is None or pd.isna(r.or_lo)
+            else f" (95% CI {r.or_lo:.2f} to {r.or_hi:.2f})"
+        )
+        p = "n/a" if r.p_value is None or pd.isna(r.p_value) else f"{r.p_value:.3g}"
+        out.append(
+            f"- **{r.dataset}, `{r.student}`**: label step x answer of the correct-trace "
+            f"students, {r.n} rows of {r.n_problems} problems x {r.n_seeds} seed(s), "
+            f"{r.n_strata_used} informative label strata: OR {or_}{ci}, p = {p} "
+            f"({r.status}). Verdict: **{r.verdict}**."
+        )
+    return "\n".join(out)
+
+
+def anchor_table(dis: pd.DataFrame, pooled: pd.DataFrame) -> pd.DataFrame:
+    """The anchor step on its own: per-seed rows of ``disconnect_table`` beside the pooled test.
+
+    ``anchor_correct`` is true when the trace states the question's own event fact; the gold
+    trace never states it (it is not answer-bearing), so this is not a correctness of the gold
+    trace but whether a student restates the question's event.
+    """
+    cols = ["dataset", "student", "condition", "seed", "tt", "tf", "ft", "ff", "n", "test"]
+    cols += ["p_test", "odds_ratio", "cmh_p", "cmh_or"]
+    per_seed = dis[dis["step"] == "anchor"][[c for c in cols if c in dis]] if len(dis) else dis
+    if pooled.empty or "step" not in pooled:
+        return per_seed.reset_index(drop=True)
+    pool = pooled[pooled["step"] == "anchor"][
+        ["dataset", "student", "condition", "n_seeds", "odds_ratio", "p_value", "p_holm", "status"]
+    ].rename(columns={"odds_ratio": "pooled_or", "p_value": "pooled_p", "p_holm": "pooled_p_holm"})
+    return per_seed.merge(pool, on=["dataset", "student", "condition"], how="left")
 
 
 def _flat(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
