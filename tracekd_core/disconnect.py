@@ -222,6 +222,7 @@ def trace_modes_table(cells: pd.DataFrame) -> pd.DataFrame:
             items = score_items(problems, preds, trace_scoring=mode)
             t = stats.two_by_two(items, "trace")
             c = stats.chi2_2x2(t, correction=False)
+            assoc = stratified.association(t)  # Fisher when an expected count is below 5
             rows.append(
                 {
                     "dataset": cell.dataset,
@@ -233,6 +234,8 @@ def trace_modes_table(cells: pd.DataFrame) -> pd.DataFrame:
                     "trace_accuracy": _share(items, "trace_correct"),
                     "chi2": c["statistic"],
                     "p": c["p_value"],
+                    "test": assoc["test"],
+                    "p_test": assoc["p_value"],
                     "phi": c["phi"],
                     "tt_share": t["tt"] / len(items) if items else None,
                 }
