@@ -60,3 +60,66 @@ def test_verdict_needs_three_seeds():
     assert r["p_value"] < 1e-6 and verdict(r) == "not enough seeds for a verdict"
     r3 = paired_pooled(_run(A, [0, 1, 2]), _run([False] * 80, [0, 1, 2]))
     assert verdict(r3) == "lower"
+
+
+def _assoc_rows(table, seeds, label="a", step="label"):
+    """Rows of a hand table (tt, tf, ft, ff) = (answer, step) counts, copied to every seed."""
+    out, i = [], 0
+    for (ans, ok), n in zip(((1, 1), (1, 0), (0, 1), (0, 0)), table, strict=True):
+        for _ in range(n):
+            for s in seeds:
+                out.append(
+                    {
+                        "id": f"{label}{i}",
+                        "seed": s,
+                        "label": label,
+                        "answer_correct": bool(ans),
+                        f"{step}_correct": bool(ok),
+                    }
+                )
+            i += 1
+    return out
+
+
+def test_pooled_association_by_hand_and_seed_copies_add_nothing():
+    import math
+
+    from scipy.stats import norm
+
+    from tracekd_core.clustered import pooled_association
+
+    one = pooled_association(_assoc_rows((30, 10, 10, 30), [0]), "label")
+    # saturated logit: OR = ad/bc = 9, Wald se = sqrt(1/30 + 1/10 + 1/10 + 1/30)
+    se = math.sqrt(1 / 30 + 1 / 10 + 1 / 10 + 1 / 30)
+    assert one["odds_ratio"] == pytest.approx(9.0)
+    assert one["p_value"] == pytest.approx(2 * norm.sf(math.log(9) / se), rel=1e-6)
+    assert one["or_lo"] == pytest.approx(math.exp(math.log(9) - 1.959964 * se), rel=1e-5)
+    three = pooled_association(_assoc_rows((30, 10, 10, 30), [0, 1, 2]), "label")
+    assert (three["n"], three["n_problems"], three["n_seeds"]) == (240, 80, 3)
+    assert three["p_value"] == pytest.approx(one["p_value"], rel=1e-6)  # not 3x the evidence
+    assert (one["enough_seeds"], three["enough_seeds"]) == (False, True)
+
+
+def test_pooled_association_strata_fixed_effects_remove_confounding():
+    from tracekd_core.clustered import pooled_association
+
+    # OR 1 within each stratum, but stratum b is mostly step-wrong and answer-wrong
+    a = _assoc_rows((40, 40, 40, 40), [0, 1, 2], "a")
+    rows = a + _assoc_rows((4, 36, 16, 144), [0, 1, 2], "b")
+    within = pooled_association(rows, "label")
+    pooled = pooled_association(rows, "label", stratum=None)
+    assert within["odds_ratio"] == pytest.approx(1.0, abs=1e-6) and within["p_value"] > 0.9
+    assert within["n_strata_used"] == 2
+    assert pooled["p_value"] < 0.01  # the confounded pooled logit
+
+
+def test_pooled_association_no_or_for_empty_margin_or_cell():
+    from tracekd_core.clustered import association_verdict, pooled_association
+
+    empty = pooled_association(_assoc_rows((5, 3, 0, 0), [0, 1, 2]), "label")  # no wrong answer
+    assert empty["status"] == "degenerate" and empty["odds_ratio"] is None
+    zero = pooled_association(_assoc_rows((10, 0, 4, 6), [0, 1, 2]), "label")  # tf = 0
+    assert zero["status"] == "separation" and zero["p_value"] is None
+    assert association_verdict(zero) == "no test possible (separation)"
+    few = pooled_association(_assoc_rows((30, 10, 10, 30), [0]), "label")
+    assert association_verdict(few) == "not enough seeds for a verdict"

@@ -112,3 +112,45 @@ def test_real_equal_file(tmp_path):
 def test_hub_loader():  # pragma: no cover
     problems = make_problems(DataConfig(dataset="cotemp", source="hub"), seed=0)
     assert len(problems) == 4748
+
+
+REAL_DIR = REAL_EQUAL.parent
+
+
+@pytest.mark.skipif(not REAL_DIR.exists(), reason="reference CoTempQA folder not present")
+def test_real_two_person_support_is_about_the_asked_subject():
+    """Issue 9: no S2_*_O2 support fact is about the other named person (real files)."""
+    files = sorted(REAL_DIR.glob("*.json"))
+    problems = []
+    for path in files:
+        rows, _ = cotemp.read_relation_file(path, path.stem)  # read in place, never copied
+        problems += rows
+    two_person = [p for p in problems if p.meta["triple_element"] in cotemp.S2_O2]
+    assert two_person, f"no S2_*_O2 problem in {[f.name for f in files]}"
+    bad = {p.id: cotemp.off_subject_support(p) for p in two_person if cotemp.off_subject_support(p)}
+    assert bad == {}
+
+
+def test_off_subject_support_flags_the_other_person():
+    q = "While Ann worked for Acme, which employer did Bo work for during the same time period?"
+    p = cotemp.parse_row(
+        {
+            "index": 0,
+            "triple_element": "S2_R1_O2",
+            "question": q,
+            "facts": [
+                "Ann works for Acme from 2001 to 2003.",
+                "Bo works for Initech from 2001 to 2003.",
+                "Ann works for Initech from 2001 to 2003.",
+            ],
+            "answer": ["Initech"],
+        },
+        "equal",
+        file="<t>",
+        line=1,
+    )
+    assert p.support == [1]  # Ann's Initech fact is not support
+    assert cotemp.off_subject_support(p) == []
+    from dataclasses import replace
+
+    assert cotemp.off_subject_support(replace(p, support=[1, 2])) == [2]

@@ -130,3 +130,29 @@ def test_cli_intervene(tmp_path):
         )
         == 2
     )
+
+
+def test_intervention_pooled_test_counts_problems_not_seeds():
+    from tracekd_core.intervene import summarize_interventions
+
+    def recs(seeds):
+        return [
+            {
+                "id": str(i),
+                "seed": s,
+                "kind": "filler",
+                "answer_correct": i < 10,
+                "changed": i >= 10,
+                "baseline_correct": i < 25,
+            }
+            for i in range(40)
+            for s in seeds
+        ]
+
+    one = summarize_interventions(recs([0]), n_boot=100)["kinds"]["filler"]
+    three = summarize_interventions(recs([0, 1, 2]), n_boot=100)["kinds"]["filler"]
+    assert three["mcnemar_b_only"] == 0 and three["mcnemar_a_only"] == 45  # 15 problems x 3
+    # same evidence, up to the small-sample factor of the cluster-robust covariance
+    assert three["pooled_p"] == pytest.approx(one["pooled_p"], rel=0.15)
+    assert three["mcnemar_p"] < one["mcnemar_p"] / 1000  # (problem, seed) pairs: seeds as rows
+    assert (one["enough_seeds"], three["enough_seeds"]) == (False, True)

@@ -129,7 +129,20 @@ def test_findings_say_not_enough_seeds_and_no_best_on_ties():
 
     text = findings_markdown(_items())
     assert "not enough seeds for a verdict" in text and "Primary test" in text
-    assert "Strict scoring" in text and "Mantel-Haenszel" in text
+    assert "Strict scoring" in text and "Per-seed CMH p" in text
+    assert "Primary association test" in text and "seeds pooled" not in text
+
+
+def test_best_condition_only_when_it_beats_the_runner_up():
+    from tracekd_core.findings import best_condition
+
+    # 30/50 = 60.0% vs 25/50 = 50.0%: a strict winner, named with the runner-up
+    acc = pd.DataFrame({"condition": ["correct", "incorrect", "vanilla"], "rate": [0.5, 0.6, 0.5]})
+    text = best_condition(acc)
+    assert text.startswith("Highest accuracy: **SFT incorrect traces**") and "60.0%" in text
+    assert "runner-up" in text and "50.0%" in text
+    tie = best_condition(acc.assign(rate=[0.6, 0.6, 0.5]))
+    assert tie.startswith("No single best condition") and "Highest" not in tie
 
 
 def test_consistency_table_share_ignoring_the_trace():

@@ -199,3 +199,12 @@ def test_logistic_model_never_crashes():
     assert logistic_model([])["status"] == "degenerate"
     one_label = [dict(r, label="equal") for r in rows]
     assert "C(label)" not in logistic_model(one_label)["formula"]
+
+
+def test_no_odds_ratio_for_an_empty_margin():
+    """Issue 9: a table with an empty row or column has no test and no odds ratio."""
+    r = chi2_2x2({"tt": 6, "tf": 2, "ft": 0, "ff": 0}, correction=False)  # no wrong answer
+    assert r["status"] == "degenerate" and r["odds_ratio"] is None
+    assert r["odds_ratio_ci"] == [None, None] and math.isnan(r["p_value"])
+    ok = chi2_2x2({"tt": 6, "tf": 2, "ft": 1, "ff": 3}, correction=False)
+    assert ok["odds_ratio"] == pytest.approx(9.0)  # 6*3 / (2*1), no empty margin

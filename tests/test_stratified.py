@@ -72,3 +72,63 @@ def test_stratified_tables_split_by_label():
     t = stratified_tables(its, "label")
     assert t["a"] == {"tt": 1, "tf": 0, "ft": 0, "ff": 0, "unevaluated": 1}
     assert t["b"]["ff"] == 1
+
+
+def _grid_rows(n_seeds: int = 3):
+    rng = __import__("random").Random(3)
+    rows = []
+    for cond in ("correct", "incorrect"):
+        for i in range(60):
+            lab = i % 3 != 0
+            ret = rng.random() < 0.5
+            for s in range(3):
+                ans = lab if rng.random() < 0.8 else not lab
+                rows.append(
+                    {
+                        "dataset": "babi",
+                        "student": "s",
+                        "condition": cond,
+                        "seed": s,
+                        "id": f"p{i}",
+                        "label": "t1" if i % 2 else "t2",
+                        "answer_correct": ans,
+                        "label_correct": lab,
+                        "retrieval_correct": ret,
+                        "trace_correct": lab and ret,
+                        "anchor_correct": i % 5 == 0,
+                    }
+                )
+    return [r for r in rows if r["seed"] < n_seeds]
+
+
+def test_pooled_step_table_primary_raw_and_holm_on_the_rest():
+    import pandas as pd
+
+    from tracekd_core import disconnect
+
+    t = disconnect.pooled_step_table(pd.DataFrame(_grid_rows()))
+    prim = t[t["primary"]]
+    assert list(zip(prim["condition"], prim["step"], strict=True)) == [("correct", "label")]
+    assert prim["p_holm"].iloc[0] == prim["p_value"].iloc[0]
+    rest = t[~t["primary"]]
+    assert list(rest["p_holm"]) == pytest.approx(holm(list(rest["p_value"])))
+    assert {"paper's question", "consistency"} <= set(t["measures"])
+    assert prim["verdict"].iloc[0] == "associated (OR > 1)"
+
+
+def test_primary_sentence_and_anchor_table():
+    import pandas as pd
+
+    from tracekd_core import disconnect
+
+    items = pd.DataFrame(_grid_rows())
+    pooled = disconnect.pooled_step_table(items)
+    text = disconnect.primary_association_markdown(pooled)
+    assert text.count("- **babi") == 1 and "3 seed(s)" in text and "associated (OR > 1)" in text
+    one = disconnect.pooled_step_table(pd.DataFrame(_grid_rows(n_seeds=1)))
+    assert "not enough seeds for a verdict" in disconnect.primary_association_markdown(one)
+    dis = disconnect.disconnect_table(items)
+    anchor = disconnect.anchor_table(dis, pooled)
+    assert set(anchor["seed"]) == {0, 1, 2} and set(anchor["condition"]) == {"correct", "incorrect"}
+    assert anchor["pooled_p"].notna().all()
+    assert "not in the gold trace" in set(pooled[pooled["step"] == "anchor"]["measures"]).pop()

@@ -207,3 +207,152 @@ def verdict(res: dict[str, Any], alpha: float = 0.05, p_key: str = "p_value") ->
     if p >= alpha:
         return "no significant difference"
     return "lower" if res["diff"] < 0 else "higher"
+
+
+def pooled_association(
+    rows: Any,
+    step: str,
+    *,
+    stratum: str | None = "label",
+    metric: str = "answer_correct",
+    alpha: float = 0.05,
+) -> dict[str, Any]:
+    """One answer x ``step`` association over all seeds: a GEE on problem id (issue 9).
+
+    Seeds answer the same problems, so their rows are repeated measures: a binomial GEE
+    (statsmodels ``GEE``, exchangeable working correlation, groups = problem id) of
+    ``answer_correct ~ <step>_correct + C(stratum)`` on every evaluated (problem, seed) row. The
+    stratum fixed effects (CoTemp relation, bAbI task, MARCO query type) remove the confounding
+    a pooled table carries; strata whose answers are all right or all wrong carry no information
+    on the step and are dropped (``n_strata_used``), as in a conditional logit.
+
+    Returns
+    -------
+    dict
+        ``n`` (rows used), ``n_problems``, ``n_seeds``, ``n_strata_used``, ``odds_ratio`` (exp of
+        the step coefficient) with ``or_lo``/``or_hi`` (robust 95% CI), ``p_value`` (robust Wald),
+        ``status``: ``ok``; ``degenerate`` (a margin of the pooled table is empty: no odds
+        ratio); ``separation`` (a cell is empty, so the odds ratio is infinite and no Wald test
+        is valid); ``failed`` (the fit did not converge); ``enough_seeds`` (``MIN_SEEDS``);
+        ``cov_struct`` (``exchangeable``, or ``independence`` when the exchangeable fit is
+        singular, e.g. identical seeds).
+
+    Examples
+    --------
+    >>> rows = [{"id": str(i), "seed": s, "label": "a" if i % 2 else "b",
+    ...          "label_correct": i % 3 != 0, "answer_correct": (i % 3 != 0) != (i % 7 == 0)}
+    ...         for i in range(60) for s in range(3)]
+    >>> r = pooled_association(rows, "label")
+    >>> r["status"], r["n_seeds"], r["enough_seeds"], r["odds_ratio"] > 1, r["p_value"] < 0.05
+    ('ok', 3, True, True, True)
+    """
+    import numpy as np
+    import pandas as pd
+    import statsmodels.api as sm
+    import statsmodels.formula.api as smf
+    from scipy.stats import norm
+
+    from .stratified import has_empty_margin
+
+    col = f"{step}_correct"
+    df = rows if isinstance(rows, pd.DataFrame) else pd.DataFrame(list(rows))
+    keep = [c for c in ("id", "seed", metric, col, stratum) if c and c in df]
+    df = df[keep].copy() if col in df and metric in df else pd.DataFrame(columns=keep)
+    df = df[df[col].notna() & df[metric].notna()] if len(df) else df
+    if "seed" not in df:
+        df["seed"] = 0
+    seeds = sorted(set(df["seed"]) - {-1})
+    out: dict[str, Any] = {
+        "step": step,
+        "n": int(len(df)),
+        "n_problems": int(df["id"].nunique()) if len(df) else 0,
+        "n_seeds": len(seeds),
+        "n_strata_used": 0,
+        "odds_ratio": None,
+        "or_lo": None,
+        "or_hi": None,
+        "p_value": None,
+        "status": "degenerate",
+        "enough_seeds": len(seeds) >= MIN_SEEDS,
+        "cov_struct": None,
+    }
+    if df.empty:
+        return out
+    y = df[metric].astype(bool)
+    x = df[col].astype(bool)
+    table = {"tt": int((y & x).sum()), "tf": int((y & ~x).sum())}
+    table.update(ft=int((~y & x).sum()), ff=int((~y & ~x).sum()))
+    if has_empty_margin(table):
+        return out
+    if min(table.values()) == 0:
+        out["status"] = "separation"
+        return out
+    df = df.assign(y=y.astype(float), x=x.astype(float))
+    formula = "y ~ x"
+    if stratum and stratum in df:
+        informative = df.groupby(stratum)["y"].transform(lambda v: 0 < v.mean() < 1)
+        df = df[informative.astype(bool)]
+        out["n_strata_used"] = int(df[stratum].nunique())
+        if df.empty or df["x"].nunique() < 2:
+            return out
+        if out["n_strata_used"] > 1:
+            formula += f" + C({stratum})"
+    out["n"] = int(len(df))
+    b = se = p = float("nan")
+    for name, structure in (("exchangeable", sm.cov_struct.Exchangeable), ("independence", None)):
+        # identical seeds make the exchangeable correlation 1 (singular): fall back to
+        # independence, whose cluster-robust errors are still valid for repeated measures
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                fit = smf.gee(
+                    formula,
+                    groups=pd.factorize(df["id"])[0],
+                    data=df.reset_index(drop=True),
+                    family=sm.families.Binomial(),
+                    cov_struct=(structure or sm.cov_struct.Independence)(),
+                ).fit()
+                b, se, p = float(fit.params["x"]), float(fit.bse["x"]), float(fit.pvalues["x"])
+            except Exception as e:  # singular design, no convergence
+                log.info("pooled_association(%s, %s): %s: %s", step, name, type(e).__name__, e)
+                continue
+        if np.isfinite(b) and np.isfinite(se) and np.isfinite(p) and se > 0:
+            out["cov_struct"] = name
+            break
+    else:
+        log.warning("pooled_association(%s): the GEE did not fit", step)
+        out["status"] = "failed"
+        return out
+    z = float(norm.ppf(1 - alpha / 2))
+    out.update(
+        status="ok",
+        odds_ratio=float(np.exp(b)),
+        or_lo=float(np.exp(b - z * se)),
+        or_hi=float(np.exp(b + z * se)),
+        p_value=p,
+    )
+    return out
+
+
+def association_verdict(res: dict[str, Any], alpha: float = 0.05, p_key: str = "p_value") -> str:
+    """Plain words for a pooled step x answer association, or why there is none.
+
+    Examples
+    --------
+    >>> association_verdict({"enough_seeds": False, "status": "ok", "p_value": 0.01})
+    'not enough seeds for a verdict'
+    >>> association_verdict({"enough_seeds": True, "status": "ok", "p_value": 0.01,
+    ...                      "odds_ratio": 2.0})
+    'associated (OR > 1)'
+    """
+    if not res.get("enough_seeds"):
+        return "not enough seeds for a verdict"
+    if res.get("status") != "ok" or res.get(p_key) is None or _isna(res.get(p_key)):
+        return f"no test possible ({res.get('status')})"
+    if res[p_key] >= alpha:
+        return "no significant association"
+    return "associated (OR > 1)" if res["odds_ratio"] > 1 else "associated (OR < 1)"
+
+
+def _isna(v: Any) -> bool:
+    return v is None or (isinstance(v, float) and v != v)

@@ -18,6 +18,7 @@ from pydantic import (
     Field,
     ValidationError,
     field_validator,
+    model_serializer,
     model_validator,
 )
 
@@ -64,6 +65,30 @@ class DataConfig(_Frozen):
         description="Synthetic generators: distractor context "
         "items per problem (facts, story lines or passages).",
     )
+    revision: str | None = Field(
+        None,
+        description="source 'hub': the dataset repo commit to load (None = the dataset "
+        "module's HUB_REVISION, and if that is None too, 'main' resolved to its commit SHA at "
+        "load time); the SHA is part of the data cache key.",
+    )
+
+    @model_validator(mode="after")
+    def _revision_needs_hub(self) -> DataConfig:
+        if self.revision is not None and self.source != "hub":
+            raise ValueError(
+                f"revision {self.revision!r} only applies to source 'hub' (source is "
+                f"{self.source!r}); remove it or set source: hub."
+            )
+        return self
+
+    @model_serializer(mode="wrap")
+    def _drop_unset_revision(self, handler):
+        # An unset revision stays out of the dump so data cache keys of synthetic and folder
+        # sources are unchanged; hub keys carry the resolved SHA (datasets.source_fingerprint).
+        out = handler(self)
+        if isinstance(out, dict) and out.get("revision") is None:
+            out.pop("revision", None)
+        return out
 
 
 class TraceConfig(_Frozen):

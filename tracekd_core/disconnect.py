@@ -10,6 +10,9 @@ Issue 9: beside each pooled association, the test actually used (Fisher's exact 
 count is below 5; no odds ratio when a margin is empty) and the Cochran-Mantel-Haenszel test and
 common odds ratio stratified by the item's ``label`` (CoTemp relation, bAbI task, MARCO query
 type), since pooling is confounded by it; p-values of a table are Holm-adjusted as one family.
+Those tables are per seed; ``pooled_step_table`` gives one test per step over all seeds (a GEE on
+problem id with label fixed effects; seeds are repeated measures of the same problems), with the
+declared primary test (``PRIMARY_ASSOCIATION``) and Holm on the rest.
 """
 
 from __future__ import annotations
@@ -85,6 +88,112 @@ def disconnect_table(
     return df
 
 
+#: The declared primary test of chapter 4: the label step (not tied to the answer) of the
+#: correct-trace students, pooled over seeds (``clustered.pooled_association``).
+PRIMARY_ASSOCIATION = ("correct", "label")
+#: What each step's table measures: the paper's question, or answer-trace consistency (the gold
+#: retrieval step of CoTemp/MARCO is the facts that contain the answer).
+STEP_MEASURES = {
+    "label": "paper's question",
+    "anchor": "states the question's event (not in the gold trace)",
+    "retrieval": "consistency",
+    "answer_facts": "consistency",
+    "trace": "consistency",
+}
+
+
+def pooled_step_table(
+    items: pd.DataFrame,
+    steps: tuple[str, ...] = ("label", "anchor", "retrieval", "answer_facts", "trace"),
+) -> pd.DataFrame:
+    """Every step x answer association with one test pooling all seeds (issue 9).
+
+    Per dataset, student, trace condition and step: ``clustered.pooled_association`` (binomial
+    GEE on problem id, exchangeable, label fixed effects). The row ``PRIMARY_ASSOCIATION``
+    (correct traces, label step) of each dataset and student is the declared primary test and
+    keeps its raw p; every other row of the table is Holm-adjusted as one family (``p_holm``).
+    ``verdict`` (``clustered.association_verdict`` on ``p_holm``) needs ``MIN_SEEDS`` seeds;
+    ``measures`` says whether the row is the paper's question or answer-trace consistency.
+    """
+    from .clustered import association_verdict, pooled_association
+
+    rows = []
+    for (ds, student, cond), g in items.groupby(["dataset", "student", "condition"], sort=True):
+        kind = get_condition(cond)
+        if not kind.has_trace:
+            continue
+        for step in ("label",) if kind.kind == "label_only" else steps:
+            if f"{step}_correct" not in g or g[f"{step}_correct"].notna().sum() == 0:
+                continue
+            r = pooled_association(g, step, stratum="label")
+            rows.append(
+                {
+                    "dataset": ds,
+                    "student": student,
+                    "condition": cond,
+                    "measures": STEP_MEASURES.get(step, "consistency"),
+                    "primary": (cond, step) == PRIMARY_ASSOCIATION,
+                    **r,
+                }
+            )
+    df = pd.DataFrame(rows)
+    if df.empty:
+        return df
+    secondary = ~df["primary"]
+    df["p_holm"] = df["p_value"]
+    adj = stratified.holm([None if pd.isna(p) else float(p) for p in df.loc[secondary, "p_value"]])
+    df["p_holm"] = df["p_holm"].astype(object)
+    df.loc[secondary, "p_holm"] = pd.Series(adj, index=df.index[secondary], dtype=object)
+    df["verdict"] = [
+        association_verdict({**r, "p_value": r["p_holm"]}) for r in df.to_dict("records")
+    ]
+    return df
+
+
+def primary_association_markdown(pooled: pd.DataFrame) -> str:
+    """The declared primary test of chapter 4, one sentence per dataset and student.
+
+    ``pooled`` is ``pooled_step_table``; numbers come from its primary rows, the verdict needs
+    ``clustered.MIN_SEEDS`` seeds.
+    """
+    if pooled.empty or not pooled["primary"].any():
+        return "*No correct-trace label step in this build: no primary test.*"
+    out = []
+    for r in pooled[pooled["primary"]].itertuples():
+        or_ = "n/a" if r.odds_ratio is None or pd.isna(r.odds_ratio) else f"{r.odds_ratio:.2f}"
+        ci = (
+            ""
+            if r.or_lo is None or pd.isna(r.or_lo)
+            else f" (95% CI {r.or_lo:.2f} to {r.or_hi:.2f})"
+        )
+        p = "n/a" if r.p_value is None or pd.isna(r.p_value) else f"{r.p_value:.3g}"
+        out.append(
+            f"- **{r.dataset}, `{r.student}`**: label step x answer of the correct-trace "
+            f"students, {r.n} rows of {r.n_problems} problems x {r.n_seeds} seed(s), "
+            f"{r.n_strata_used} informative label strata: OR {or_}{ci}, p = {p} "
+            f"({r.status}). Verdict: **{r.verdict}**."
+        )
+    return "\n".join(out)
+
+
+def anchor_table(dis: pd.DataFrame, pooled: pd.DataFrame) -> pd.DataFrame:
+    """The anchor step on its own: per-seed rows of ``disconnect_table`` beside the pooled test.
+
+    ``anchor_correct`` is true when the trace states the question's own event fact; the gold
+    trace never states it (it is not answer-bearing), so this is not a correctness of the gold
+    trace but whether a student restates the question's event.
+    """
+    cols = ["dataset", "student", "condition", "seed", "tt", "tf", "ft", "ff", "n", "test"]
+    cols += ["p_test", "odds_ratio", "cmh_p", "cmh_or"]
+    per_seed = dis[dis["step"] == "anchor"][[c for c in cols if c in dis]] if len(dis) else dis
+    if pooled.empty or "step" not in pooled:
+        return per_seed.reset_index(drop=True)
+    pool = pooled[pooled["step"] == "anchor"][
+        ["dataset", "student", "condition", "n_seeds", "odds_ratio", "p_value", "p_holm", "status"]
+    ].rename(columns={"odds_ratio": "pooled_or", "p_value": "pooled_p", "p_holm": "pooled_p_holm"})
+    return per_seed.merge(pool, on=["dataset", "student", "condition"], how="left")
+
+
 def _flat(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     out: dict[str, Any] = {}
     for k, v in d.items():
@@ -113,6 +222,7 @@ def trace_modes_table(cells: pd.DataFrame) -> pd.DataFrame:
             items = score_items(problems, preds, trace_scoring=mode)
             t = stats.two_by_two(items, "trace")
             c = stats.chi2_2x2(t, correction=False)
+            assoc = stratified.association(t)  # Fisher when an expected count is below 5
             rows.append(
                 {
                     "dataset": cell.dataset,
@@ -124,6 +234,8 @@ def trace_modes_table(cells: pd.DataFrame) -> pd.DataFrame:
                     "trace_accuracy": _share(items, "trace_correct"),
                     "chi2": c["statistic"],
                     "p": c["p_value"],
+                    "test": assoc["test"],
+                    "p_test": assoc["p_value"],
                     "phi": c["phi"],
                     "tt_share": t["tt"] / len(items) if items else None,
                 }

@@ -11,7 +11,7 @@ from typing import Any
 import pandas as pd
 
 from . import report, stats, stratified
-from .clustered import MIN_SEEDS, paired_pooled, verdict
+from .clustered import MIN_SEEDS, association_verdict, paired_pooled, pooled_association, verdict
 from .conditions import get_condition
 from .disconnect import disconnect_table
 from .plots import CONDITION_ORDER
@@ -69,6 +69,40 @@ def best_condition(acc: pd.DataFrame) -> str:
     )
 
 
+def swap_absent_sentence(relevance: pd.DataFrame) -> str:
+    """Name ``swap`` for what it is, with its measured rate per dataset (book chapter 1).
+
+    ``relevance`` is ``report.corruption_relevance_table``; ``swap`` states another problem's
+    facts, so it tests facts absent from the problem's context, not plausible distractors.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"dataset": ["babi", "babi"], "corruption": ["swap", "retrieval"],
+    ...                   "n": [10, 10], "absent_from_context": [0.9, 0.0],
+    ...                   "shares_question_word": [0.1, 0.6]})
+    >>> swap_absent_sentence(t)
+    '`swap` **states facts absent from the context**: babi 90.0% of 10 traces (their facts share a question word in 10.0%; retrieval distractors 60.0%).'
+    """  # noqa: E501
+    if relevance.empty or "absent_from_context" not in relevance:
+        return "No `swap` corruption in this build."
+    swap = relevance[(relevance["corruption"] == "swap") & relevance["absent_from_context"].notna()]
+    if swap.empty:
+        return "No `swap` corruption in this build."
+    retr = relevance[relevance["corruption"] == "retrieval"].set_index("dataset")
+    parts = []
+    for r in swap.itertuples():
+        extra = (
+            f"; retrieval distractors {_pct(retr.loc[r.dataset, 'shares_question_word'])}"
+            if r.dataset in retr.index
+            else ""
+        )
+        parts.append(
+            f"{r.dataset} {_pct(r.absent_from_context)} of {int(r.n)} traces (their facts share "
+            f"a question word in {_pct(r.shares_question_word)}{extra})"
+        )
+    return "`swap` **states facts absent from the context**: " + "; ".join(parts) + "."
+
+
 def _primary_sentence(g: pd.DataFrame) -> str:
     """The primary test: incorrect minus correct traces, one pooled paired test over seeds."""
     r = paired_pooled(
@@ -103,6 +137,40 @@ def _ignores_trace_sentence(g: pd.DataFrame) -> str | None:
     )
 
 
+def _p(x: float | None) -> str:
+    return "n/a" if x is None or pd.isna(x) else f"{x:.3g}"
+
+
+def _association_sentences(c: pd.DataFrame) -> list[str]:
+    """Correct-trace students: whole trace (consistency) and label step (primary), seeds pooled
+    by one GEE on problem id (``clustered.pooled_association``), never as independent rows."""
+    t = stats.two_by_two(c.to_dict("records"), "trace")
+    cond = stats.conditional_accuracy(c.to_dict("records"), "trace")
+    whole = pooled_association(c, "trace", stratum="label")
+    label = pooled_association(c, "label", stratum="label")
+    per_seed = [
+        stratified.cmh(stratified.stratified_tables(s.to_dict("records"), "label"))["p_value"]
+        for _, s in c.groupby("seed")
+    ]
+    or_ = "n/a" if label["odds_ratio"] is None else f"{label['odds_ratio']:.2f}"
+    return [
+        f"- Correct-trace students (answer-trace consistency, not the paper's question: "
+        f"the gold retrieval step contains the answer): correct trace **and** correct "
+        f"answer for {_pct(t['tt'] / len(c))} of test rows (the paper reports 28%); "
+        f"P(answer correct | trace correct) = {_pct(cond['given_correct']['rate'])} vs "
+        f"P(answer correct | trace wrong) = {_pct(cond['given_wrong']['rate'])} "
+        f"(GEE over {whole['n_seeds']} seed(s) on {whole['n_problems']} problems, "
+        f"{whole['status']}, p = {_p(whole['p_value'])}); {t['unevaluated']} outputs had no "
+        f"evaluable trace.",
+        f"- **Primary association test** (the label step, not tied to the answer; binomial GEE "
+        f"on problem id with label fixed effects, {label['n_seeds']} seed(s) pooled, "
+        f"{label['n_strata_used']} informative label stratum/strata): OR {or_}, "
+        f"p = {_p(label['p_value'])} ({label['status']}). Verdict: "
+        f"**{association_verdict(label)}**. Per-seed CMH p: "
+        f"{', '.join(_p(p) for p in per_seed) or 'n/a'}.",
+    ]
+
+
 def findings_markdown(items: pd.DataFrame) -> str:
     """Headline results per dataset and student, as markdown sentences (strict scoring first)."""
     out = []
@@ -125,27 +193,7 @@ def findings_markdown(items: pd.DataFrame) -> str:
             if extra:
                 lines.append(extra)
         if "correct" in conds:
-            c = g[g["condition"] == "correct"]
-            t = stats.two_by_two(c.to_dict("records"), "trace")
-            cond = stats.conditional_accuracy(c.to_dict("records"), "trace")
-            assoc = stratified.association(t)
-            strat = stratified.cmh(stratified.stratified_tables(c.to_dict("records"), "label"))
-            p_test = "n/a" if pd.isna(assoc["p_value"]) else f"{assoc['p_value']:.3g}"
-            lines.append(
-                f"- Correct-trace students (answer-trace consistency, not the paper's question: "
-                f"the gold retrieval step contains the answer): correct trace **and** correct "
-                f"answer for {_pct(t['tt'] / len(c))} of test rows (the paper reports 28%); "
-                f"P(answer correct | trace correct) = {_pct(cond['given_correct']['rate'])} vs "
-                f"P(answer correct | trace wrong) = {_pct(cond['given_wrong']['rate'])} "
-                f"({assoc['test']} p = {p_test}, seeds pooled); {t['unevaluated']} outputs had "
-                f"no evaluable trace."
-            )
-            cmh_p = "n/a" if pd.isna(strat["p_value"]) else f"{strat['p_value']:.3g}"
-            cmh_or = "n/a" if pd.isna(strat["common_or"]) else f"{strat['common_or']:.2f}"
-            lines.append(
-                f"- Label step (the step not tied to the answer) within {strat['n_strata_used']} "
-                f"label stratum/strata: Mantel-Haenszel common OR {cmh_or}, CMH p = {cmh_p}."
-            )
+            lines += _association_sentences(g[g["condition"] == "correct"])
         out.append("\n".join(lines))
     return "\n\n".join(out)
 

@@ -85,7 +85,10 @@ def build_problems(root: Path, dc: DataConfig, data_seed: int) -> Path:
     lock = runio.hold_lock(d)  # noqa: F841 (data folders are shared by profiles)
     path = d / "problems.jsonl"
     if not path.exists():
-        runio.atomic_write_json(d / "config.json", {"data": dump(dc), "seed": data_seed})
+        from .datasets import source_fingerprint  # the hub commit / file hashes it was made from
+
+        manifest = {"data": dump(dc), "seed": data_seed, "source": source_fingerprint(dc)}
+        runio.atomic_write_json(d / "config.json", manifest)
         write_problems(path, make_problems(dc, data_seed))
     return path
 

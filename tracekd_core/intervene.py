@@ -191,7 +191,10 @@ def summarize_interventions(records: list[dict[str, Any]], *, n_boot: int = 1000
     """Per kind: n, answer-change rate and accuracy (problem-clustered CIs), McNemar vs baseline.
 
     Records may carry a ``seed`` column (several students of one condition); intervals resample
-    problems with all their seeds (``clustered.cluster_bootstrap_rate``).
+    problems with all their seeds (``clustered.cluster_bootstrap_rate``). ``mcnemar_p`` pairs
+    (problem, seed) rows; ``pooled_p`` is the pooled paired test over seeds
+    (``clustered.paired_pooled``: problem-clustered binomial GLM), ``enough_seeds`` its seed
+    count check.
 
     Examples
     --------
@@ -201,7 +204,7 @@ def summarize_interventions(records: list[dict[str, Any]], *, n_boot: int = 1000
     >>> s["n"], s["change_rate"], s["accuracy"], s["baseline_accuracy"], s["mcnemar_b_only"]
     (10, 0.2, 1.0, 0.5, 5)
     """
-    from .clustered import cluster_bootstrap_rate
+    from .clustered import cluster_bootstrap_rate, paired_pooled
     from .stats import mcnemar
 
     out: dict[str, Any] = {"kinds": {}, "n_records": len(records)}
@@ -212,6 +215,13 @@ def summarize_interventions(records: list[dict[str, Any]], *, n_boot: int = 1000
         acc = cluster_bootstrap_rate(rs, "answer_correct", n_boot=n_boot, seed=0)
         base = [{"id": k["id"], "answer_correct": k["baseline_correct"]} for k in key]
         mc = mcnemar(base, key, key="answer_correct")
+        # seeds are repeated measures of a problem: one pooled paired test over all of them
+        pooled = paired_pooled(
+            [{"id": r["id"], "seed": r.get("seed", 0), "y": r["baseline_correct"]} for r in rs],
+            [{"id": r["id"], "seed": r.get("seed", 0), "y": r["answer_correct"]} for r in rs],
+            "y",
+            n_boot=n_boot,
+        )
         out["kinds"][kind] = {
             "n": len(rs),
             "n_problems": ch["n_problems"],
@@ -226,6 +236,8 @@ def summarize_interventions(records: list[dict[str, Any]], *, n_boot: int = 1000
             "mcnemar_a_only": mc["a_only"],
             "mcnemar_b_only": mc["b_only"],
             "mcnemar_p": mc["p_value"],
+            "pooled_p": pooled["p_value"],
+            "enough_seeds": pooled["enough_seeds"],
         }
     return out
 

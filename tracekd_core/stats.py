@@ -129,7 +129,7 @@ def chi2_2x2(table: Mapping[str, int], correction: bool) -> dict[str, Any]:
     dict
         ``statistic``, ``p_value``, ``dof``, ``phi`` (signed, from the uncorrected table),
         ``odds_ratio``, ``odds_ratio_ci``, ``n``, ``status`` (``ok`` or ``degenerate`` when a row
-        or column is empty: statistic and p-value are then NaN).
+        or column is empty: statistic and p-value are then NaN and the odds ratio ``None``).
 
     Examples
     --------
@@ -150,9 +150,14 @@ def chi2_2x2(table: Mapping[str, int], correction: bool) -> dict[str, Any]:
         "odds_ratio_ci": [orr["lo"], orr["hi"]],
         "correction": correction,
     }
-    if n == 0 or min(margins) == 0:
+    if n == 0 or min(margins) == 0:  # an empty margin: no test and no odds ratio (issue 9)
         out.update(
-            statistic=float("nan"), p_value=float("nan"), phi=float("nan"), status="degenerate"
+            statistic=float("nan"),
+            p_value=float("nan"),
+            phi=float("nan"),
+            status="degenerate",
+            odds_ratio=None,
+            odds_ratio_ci=[None, None],
         )
         return out
     res = chi2_contingency([[a, b], [c, d]], correction=correction)

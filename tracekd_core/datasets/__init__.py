@@ -20,9 +20,10 @@ import logging
 
 from ..config import DataConfig
 from ..errors import RecordError
+from ..hub import resolve_revision
 from ..records import Problem, validate_problem
 from ..registry import DATASETS
-from . import babi, cotemp, marco, synth_babi, synth_cotemp, synth_marco
+from . import babi, cotemp, marco, spec, synth_babi, synth_cotemp, synth_marco
 from .spec import DatasetSpec
 
 log = logging.getLogger(__name__)
@@ -72,13 +73,23 @@ DATASETS.add(
 )
 
 
+#: The module holding each dataset's ``HUB_REPO`` and default ``HUB_REVISION``.
+HUB_MODULES = {"cotemp": cotemp, "babi": babi, "marco": marco}
+
+
 def source_fingerprint(cfg: DataConfig) -> dict[str, str]:
     """What the data cache key must know about ``cfg.source`` beyond its name.
 
     A local folder contributes the hash of every file under it (an edited native file makes a
     new cache entry instead of silently reusing the old problems); ``synthetic`` contributes
-    nothing (its generator code is already in the key); ``hub`` contributes the dataset
-    revision it loads (``"main"``: not pinned to a commit).
+    nothing (its generator code is already in the key); ``hub`` contributes the repo and the
+    commit SHA it loads (``hub.resolve_revision``: ``DataConfig.revision``, else the module's
+    ``HUB_REVISION``, else ``main`` resolved to its SHA, which needs the network).
+
+    Raises
+    ------
+    ConfigError
+        ``source: hub`` while offline (at once, ``spec.hub_reachable``) or unresolvable.
 
     Examples
     --------
@@ -92,7 +103,10 @@ def source_fingerprint(cfg: DataConfig) -> dict[str, str]:
     if cfg.source == "synthetic":
         return {}
     if cfg.source == "hub":
-        return {"hub_revision": "main"}
+        module = HUB_MODULES[cfg.dataset]
+        spec.hub_reachable(cfg.dataset)  # fail fast offline, before any hub call
+        revision = resolve_revision(module.HUB_REPO, cfg.revision or module.HUB_REVISION)
+        return {"hub_repo": module.HUB_REPO, "hub_revision": revision}
     folder = Path(cfg.source)
     if not folder.is_dir():
         return {}  # make_problems raises the named error

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from ..config import DataConfig
 from ..errors import DatasetFormatError
+from ..hub import resolve_revision
 from ..records import Problem, read_text
 from ..seeding import derive_rng
 from .split import sample_per_group, sample_stratified
@@ -24,6 +25,11 @@ from .split import sample_per_group, sample_stratified
 log = logging.getLogger(__name__)
 
 #: The reference's 11 tasks: task id -> task name (= classification label).
+#: Hugging Face dataset repo of ``source: hub``.
+HUB_REPO = "facebook/babi_qa"
+#: Its default commit (``None``: ``main`` resolved to its SHA at load time, see ``hub.py``).
+HUB_REVISION: str | None = None
+
 TASKS: dict[int, str] = {
     1: "single-supporting-fact",
     2: "two-supporting-facts",
@@ -251,17 +257,18 @@ def _counts(problems: list[Problem]) -> dict[str, int]:
     return out
 
 
-def load_hub(cfg: DataConfig, seed: int) -> list[Problem]:  # pragma: no cover - network
-    """``facebook/babi_qa`` (config ``en-qa{N}``), re-emitted as native text and parsed."""
+def load_hub(cfg: DataConfig, seed: int) -> list[Problem]:
+    """``facebook/babi_qa`` (config ``en-qa{N}``) at a pinned commit, as native text, parsed."""
     from datasets import load_dataset
 
+    revision = resolve_revision(HUB_REPO, cfg.revision or HUB_REVISION)
     train: list[Problem] = []
     test: list[Problem] = []
     for task_id in TASKS:
-        ds = load_dataset("facebook/babi_qa", f"en-qa{task_id}")
+        ds = load_dataset(HUB_REPO, f"en-qa{task_id}", revision=revision)
         for split, sink in (("train", train), ("test", test)):
             text = "".join(_hub_story_text(row["story"]) for row in ds[split])
-            name = f"hub:facebook/babi_qa/en-qa{task_id}/{split}"
+            name = f"hub:{HUB_REPO}@{revision}/en-qa{task_id}/{split}"
             qs = parse_stories(text, file=name, every_question=cfg.every_question)
             sink += [
                 to_problem(
@@ -277,7 +284,7 @@ def load_hub(cfg: DataConfig, seed: int) -> list[Problem]:  # pragma: no cover -
     return finish(train, test, cfg, seed)
 
 
-def _hub_story_text(story: dict) -> str:  # pragma: no cover - network
+def _hub_story_text(story: dict) -> str:
     """One HF ``story`` (columns id/type/text/answer/supporting_ids) as native bAbI text."""
     out = []
     for i, typ, text, ans, sup in zip(

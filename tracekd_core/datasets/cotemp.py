@@ -32,11 +32,17 @@ from pathlib import Path
 
 from ..config import DataConfig
 from ..errors import DatasetFormatError
+from ..hub import resolve_revision
 from ..records import LABELS, Problem, read_text
 from ..seeding import derive_rng
 from .split import sample_stratified, split_per_group
 
 log = logging.getLogger(__name__)
+
+#: Hugging Face dataset repo of ``source: hub``.
+HUB_REPO = "Warrieryes/CotempQA"
+#: Its default commit (``None``: ``main`` resolved to its SHA at load time, see ``hub.py``).
+HUB_REVISION: str | None = None
 
 TRIPLES = ("S1_R1_O2", "S2_R1_O1", "S1_R2_O2", "S2_R1_O2", "S2_R2_O2")
 #: Question types naming two people, whose asked subject is named in the last clause.
@@ -300,6 +306,33 @@ def match_support(
     return first_partial if first_partial else ([], "none")
 
 
+def off_subject_support(problem: Problem) -> list[int]:
+    """Support indices of a two-person question (``S2_R1_O2``, ``S2_R2_O2``) not about the asked
+    subject (the person named in the question's last clause); ``[]`` for other question types.
+
+    The decomposition must never return one (issue 9: before the asked-subject rule the issue
+    counted 28 of 2,271 real two-person problems with such a fact).
+
+    Examples
+    --------
+    >>> q = "While Ann attended Uni, which school was Bo attending at the same time?"
+    >>> p = Problem(id="x", dataset="cotemp", split="test", label="equal", support=[0, 1],
+    ...             question=q, answers=["Tech"], meta={"triple_element": "S2_R1_O2"},
+    ...             context=["Bo attended Tech from 2001 to 2003.", "Ann attended Tech in 2002."])
+    >>> off_subject_support(p)
+    [1]
+    """
+    if problem.meta.get("triple_element") not in S2_O2:
+        return []
+    asked_in = problem.question.rsplit(",", 1)[-1]
+    out = []
+    for i in problem.support:
+        f = parse_fact(problem.context[i])
+        if f is None or not _word_in(f.subject, asked_in):
+            out.append(i)
+    return out
+
+
 def solve(problem: Problem) -> list[str]:
     """Recompute the answers from the support facts and the question alone.
 
@@ -475,12 +508,13 @@ def load_folder(folder: Path, cfg: DataConfig, seed: int) -> list[Problem]:
     return finish(problems, cfg, seed)
 
 
-def load_hub(cfg: DataConfig, seed: int) -> list[Problem]:  # pragma: no cover - network
-    """Download the four native files of ``Warrieryes/CotempQA`` and load them (needs network)."""
+def load_hub(cfg: DataConfig, seed: int) -> list[Problem]:
+    """Download the four native files of ``Warrieryes/CotempQA`` at a pinned commit, load them."""
     from huggingface_hub import hf_hub_download
 
+    revision = resolve_revision(HUB_REPO, cfg.revision or HUB_REVISION)
     paths = [
-        hf_hub_download("Warrieryes/CotempQA", f"{rel}.json", repo_type="dataset")
+        hf_hub_download(HUB_REPO, f"{rel}.json", repo_type="dataset", revision=revision)
         for rel in LABELS["cotemp"]
     ]
     folder = Path(paths[0]).parent

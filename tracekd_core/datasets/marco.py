@@ -33,11 +33,17 @@ from tqdm.auto import tqdm
 
 from ..config import DataConfig
 from ..errors import DatasetFormatError
+from ..hub import resolve_revision
 from ..records import LABELS, Problem, read_text
 from ..seeding import derive_rng
 from .split import allocate
 
 log = logging.getLogger(__name__)
+
+#: Hugging Face dataset repo of ``source: hub``.
+HUB_REPO = "microsoft/ms_marco"
+#: Its default commit (``None``: ``main`` resolved to its SHA at load time, see ``hub.py``).
+HUB_REVISION: str | None = None
 
 NO_ANSWER = "No Answer Present."
 REFERENCE_PER_TYPE = {"train": 1000, "test": 200}
@@ -289,14 +295,15 @@ def load_folder(folder: Path, cfg: DataConfig, seed: int) -> list[Problem]:
     return read_rows(train_files, "train", cfg, seed) + read_rows(test_files, "test", cfg, seed)
 
 
-def load_hub(cfg: DataConfig, seed: int) -> list[Problem]:  # pragma: no cover - network
-    """``microsoft/ms_marco`` v2.1 (train -> train, validation -> test; needs network)."""
+def load_hub(cfg: DataConfig, seed: int) -> list[Problem]:
+    """``microsoft/ms_marco`` v2.1 at a pinned commit (train -> train, validation -> test)."""
     from datasets import load_dataset
 
+    revision = resolve_revision(HUB_REPO, cfg.revision or HUB_REVISION)
     out: list[Problem] = []
     for hub_split, split in (("train", "train"), ("validation", "test")):
-        ds = load_dataset("microsoft/ms_marco", "v2.1", split=hub_split)
-        name = f"hub:microsoft/ms_marco/v2.1/{hub_split}"
+        ds = load_dataset(HUB_REPO, "v2.1", split=hub_split, revision=revision)
+        name = f"hub:{HUB_REPO}@{revision}/v2.1/{hub_split}"
         out += sample_rows(((name, n, row) for n, row in enumerate(ds, start=1)), split, cfg, seed)
     return out
 

@@ -6,6 +6,14 @@ text format* (numbered lines, ``question<TAB>answer<TAB>supporting ids``), which
 ``babi.parse_stories`` -- generator and loader share the format, so the loader is exercised on
 every generated problem. Answers are computed from the simulated world state; the supporting
 lines are the ones the answer follows from (checked by ``babi.solve`` in the tests).
+
+Hard negatives (issue 9): with probability ``HARD_NEGATIVE_SHARE`` per distractor line, the
+line is about the question's own entity at another time or place (the asked person's earlier
+moves, the asked object's earlier handling, the asked room's other neighbours, the asked
+person's other times of day) instead of an unrelated one, so a corrupted retrieval step states
+plausible wrong facts, not ones sharing no word with the question. The answer is unchanged by
+construction: a hard negative is never the last word on the asked state. ``basic-induction``
+keeps none (as in native bAbI, the only line naming the asked animal is its support).
 """
 
 from __future__ import annotations
@@ -38,16 +46,42 @@ POS = {"to the left of": (-1, 0), "to the right of": (1, 0), "above": (0, 1), "b
 
 Story = tuple[list[str], str, str, list[int]]  # lines, question, answer, support (0-based)
 
+#: Share of distractor lines turned into hard negatives (the question's entity, another
+#: time/place). Before, ~62% of retrieval distractors shared no content word with the question.
+HARD_NEGATIVE_SHARE = 0.6
+
 
 def _moves(n: int, rng: random.Random) -> list[tuple[str, str, str]]:
     pairs = [(rng.choice(PEOPLE), rng.choice(ROOMS)) for _ in range(n)]
     return [(w, r, f"{w} {rng.choice(MOVE)} {r}.") for w, r in pairs]
 
 
+def _hard_moves(lines: list[tuple], who: str, last: int, rng: random.Random) -> list[tuple]:
+    """Lines before ``last`` become, at ``HARD_NEGATIVE_SHARE``, ``who``'s earlier moves."""
+    out = list(lines)
+    for i in range(last):
+        if rng.random() < HARD_NEGATIVE_SHARE:
+            room = rng.choice(ROOMS)
+            out[i] = (who, room, f"{who} {rng.choice(MOVE)} {room}.")
+    return out
+
+
+def _later(lines: list[tuple], last: int, rng: random.Random) -> int:
+    """Move line ``last`` (the asked person's last one) to a random later position, at
+    ``HARD_NEGATIVE_SHARE``, leaving more room for hard negatives before it; its new index."""
+    if rng.random() >= HARD_NEGATIVE_SHARE:
+        return last
+    j = rng.randrange(last, len(lines))
+    lines.insert(j, lines.pop(last))
+    return j
+
+
 def qa1(rng: random.Random, n: int) -> Story:
     lines = _moves(n + 1, rng)
     who = lines[-1][0] if rng.random() < 0.3 else rng.choice([w for w, _, _ in lines])
     last = max(i for i, (w, _, _) in enumerate(lines) if w == who)
+    last = _later(lines, last, rng)
+    lines = _hard_moves(lines, who, last, rng)  # earlier moves of who: the answer stays
     return [t for _, _, t in lines], f"Where is {who}?", lines[last][1], [last]
 
 
@@ -58,18 +92,53 @@ def qa12(rng: random.Random, n: int) -> Story:
         room = rng.choice(ROOMS)
         lines.append(((a, b), room, f"{a} and {b} {rng.choice(MOVE[:2])} {room}."))
     who = rng.choice(rng.choice(lines)[0])
-    last = max(i for i, (ws, _, _) in enumerate(lines) if who in ws)
+    last = _later(lines, max(i for i, (ws, _, _) in enumerate(lines) if who in ws), rng)
+    for i in range(last):  # hard negatives: who's earlier joint moves (the answer stays)
+        if who not in lines[i][0] and rng.random() < HARD_NEGATIVE_SHARE:
+            other = rng.choice([w for w in PEOPLE if w != who])
+            room = rng.choice(ROOMS)
+            lines[i] = ((who, other), room, f"{who} and {other} {rng.choice(MOVE[:2])} {room}.")
     return [t for _, _, t in lines], f"Where is {who}?", lines[last][1], [last]
 
 
-def _carry_world(rng: random.Random, n: int, people: tuple[str, ...]):
-    """Simulate moves, grabs, drops and gives; return lines and the event log."""
+def _carry_world(
+    rng: random.Random,
+    n: int,
+    people: tuple[str, ...],
+    focus: str | None = None,
+    focus_obj: str | None = None,
+):
+    """Simulate moves, grabs, drops and gives; return lines and the event log.
+
+    With ``focus``, each event is ``focus``'s at ``HARD_NEGATIVE_SHARE`` (else a random
+    person's), so the asked person's moves are hard negatives of a question about them; with
+    ``focus_obj`` a grab or drop handles that object at ``HARD_NEGATIVE_SHARE`` when it can,
+    and (at the same rate) the story opens with someone moving, taking and leaving it: earlier
+    handling of the asked object that a later event overrides.
+    """
+
+    def pick(objs: list[str]) -> str:
+        if focus_obj in objs and rng.random() < HARD_NEGATIVE_SHARE:
+            return focus_obj
+        return rng.choice(objs)
+
     lines: list[str] = []
     events: list[tuple] = []  # (kind, who, obj, other)
     where: dict[str, str] = {}
     holder: dict[str, str | None] = dict.fromkeys(OBJECTS)
+    if focus_obj is not None and rng.random() < HARD_NEGATIVE_SHARE:
+        who, room = rng.choice(people), rng.choice(ROOMS)
+        where[who] = room
+        events += [("move", who, room, None), ("grab", who, focus_obj, None)]
+        events.append(("drop", who, focus_obj, room))
+        lines += [
+            f"{who} {rng.choice(MOVE)} {room}.",
+            f"{who} {rng.choice(GRAB)} the {focus_obj}.",
+            f"{who} {rng.choice(DROP)} the {focus_obj}.",
+        ]
     for _ in range(n + 1):
-        who = rng.choice(people)
+        hard = focus is not None and rng.random() < HARD_NEGATIVE_SHARE
+        who = focus if hard else rng.choice(people)
         mine = [o for o, h in holder.items() if h == who]
         free = [o for o, h in holder.items() if h is None]
         r = rng.random()
@@ -79,12 +148,12 @@ def _carry_world(rng: random.Random, n: int, people: tuple[str, ...]):
             events.append(("move", who, room, None))
             lines.append(f"{who} {rng.choice(MOVE)} {room}.")
         elif free and (r < 0.7 or not mine):
-            obj = rng.choice(free)
+            obj = pick(free)
             holder[obj] = who
             events.append(("grab", who, obj, None))
             lines.append(f"{who} {rng.choice(GRAB)} the {obj}.")
         elif mine and r < 0.85:
-            obj = rng.choice(mine)
+            obj = pick(mine)
             holder[obj] = None
             events.append(("drop", who, obj, where[who]))
             lines.append(f"{who} {rng.choice(DROP)} the {obj}.")
@@ -102,7 +171,8 @@ def _carry_world(rng: random.Random, n: int, people: tuple[str, ...]):
 
 
 def qa2(rng: random.Random, n: int) -> Story | None:
-    lines, ev = _carry_world(rng, max(n, 4), PEOPLE[:4])  # a grab needs a move first
+    focus = rng.choice(OBJECTS)  # handled more often: its earlier events are hard negatives
+    lines, ev = _carry_world(rng, max(n, 4), PEOPLE[:4], focus_obj=focus)  # grab after a move
     # objects whose last event is a grab or drop by someone with a known earlier/later move
     cands = []
     for obj in OBJECTS:
@@ -120,13 +190,16 @@ def qa2(rng: random.Random, n: int) -> Story | None:
             cands.append((obj, k, m))
     if not cands:
         return None
+    if rng.random() < HARD_NEGATIVE_SHARE:  # the focus (else most-handled) object: its
+        n_ev = {o: sum(e[2] == o for e in ev) + 99 * (o == focus) for o, _, _ in cands}
+        cands = [c for c in cands if n_ev[c[0]] == max(n_ev.values())]  # earlier events are hard
     obj, k, m = rng.choice(cands)
     return lines, f"Where is the {obj}?", ev[m][2], sorted({k, m})
 
 
 def _qa7_8(rng: random.Random, n: int, counting: bool) -> Story | None:
-    lines, ev = _carry_world(rng, max(n, 4), PEOPLE[:4])
     who = rng.choice(PEOPLE[:4])
+    lines, ev = _carry_world(rng, max(n, 4), PEOPLE[:4], focus=who)  # who's moves: hard negatives
     sup = [
         i
         for i, e in enumerate(ev)
@@ -164,6 +237,9 @@ def qa4(rng: random.Random, n: int) -> Story:
         facts.append((a, d, b))
         lines.append(f"The {a} is {d} of the {b}.")
     k = rng.randrange(len(facts))
+    if rng.random() < HARD_NEGATIVE_SHARE:  # the fact whose rooms the other facts name most
+        deg = [sum(len({a, b} & {x, y}) for x, _, y in facts) for a, _, b in facts]
+        k = rng.choice([i for i, v in enumerate(deg) if v == max(deg)])
     a, d, b = facts[k]
     if rng.random() < 0.5:
         return lines, f"What is {d} of the {b}?", a, [k]
@@ -177,7 +253,11 @@ def qa14(rng: random.Random, n: int) -> Story:
     rng.shuffle(items)
     who, t = people[0], rng.randrange(1, len(TIMES))
     must = [(who, t - 1), (who, t)]
-    items = must + [it for it in items if it not in must][: max(0, n - 1)]
+    rest = [it for it in items if it not in must]
+    # hard negatives: who's other times of day go first, at HARD_NEGATIVE_SHARE each
+    mine = [it for it in rest if it[0] == who and rng.random() < HARD_NEGATIVE_SHARE]
+    rest = mine + [it for it in rest if it not in mine]
+    items = must + rest[: max(0, n - 1)]
     rng.shuffle(items)
     lines = [f"{TIMES[tt]} {p} {rng.choice(MOVE[1:4])} {plan[p][tt]}." for p, tt in items]
     sup = sorted(items.index(m) for m in must)

@@ -3,8 +3,11 @@
 Every problem draws its own mini knowledge base (towns, companies, tools; with regions,
 populations, founders, years and materials) and asks one question of a query type (DESCRIPTION,
 NUMERIC, ENTITY, LOCATION, PERSON). Exactly one passage states the answer (``is_selected = 1``);
-distractor passages talk about other entities, or about the same entity without the answer (hard
-negatives), and are redrawn until none contains the answer string. Rows are emitted in the MARCO
+distractor passages talk about other entities, or are hard negatives: the same entity without the
+answer, or a *namesake* (a fresh entity whose name contains the asked one: the company
+"Ashford Mills" for the town "Ashford", the town "Ashford" for the company, another tool kept
+beside the asked one), as real MARCO's lexically close passages; all are redrawn until none
+contains the answer string. Rows are emitted in the MARCO
 row format and converted by ``marco.row_to_problem``, so the loader path is exercised.
 """
 
@@ -145,9 +148,35 @@ def _answer(qtype: str, key: str, sentence: str) -> str:
     raise KeyError(key)  # pragma: no cover
 
 
-#: Share of distractor draws that are hard negatives (the question's entity, other facts);
-#: 0.25 left ~60% of retrieval distractors without a question word (issue 9).
+#: Share of distractor draws that are hard negatives (the question's entity, other facts, or a
+#: namesake); 0.25 left ~60% of retrieval distractors without a question word (issue 9), and so
+#: did same-entity facts alone (only two or three distinct ones exist per problem).
 HARD_NEGATIVE_SHARE = 0.6
+
+
+def _namesake(kb: _KB, kind: str, entity: str) -> str | None:
+    """Two facts of a fresh entity whose name contains ``entity`` (a lexical hard negative);
+    ``None`` when every such name is used up in this problem.
+
+    Examples
+    --------
+    >>> kb = _KB(random.Random(0))
+    >>> "Ashford" in _namesake(kb, "town", "Ashford")
+    True
+    """
+    r = kb.rng
+    if kind == "thing":
+        e2 = kb.thing()
+        facts = _thing_facts(kb, e2)
+        return f"The {e2} is often kept beside the {entity}. {facts[r.choice(['what', 'made'])]}"
+    base = entity if kind == "town" else entity.rsplit(" ", 1)[0]  # a firm's town-like name
+    names = [n for n in [base, *(f"{base} {f}" for f in FIRMS)] if n not in kb.used]
+    if not names:
+        return None
+    e2 = r.choice(names)
+    kb.used.add(e2)
+    facts = _town_facts(kb, e2) if e2 == base else _company_facts(kb, e2)
+    return " ".join(r.sample(list(facts.values()), 2))
 
 
 def make_row(
@@ -176,8 +205,11 @@ def make_row(
     tries = 0
     while len(passages) < 1 + n_distractors and tries < 100 * (n_distractors + 1):
         tries += 1
-        if rng.random() < HARD_NEGATIVE_SHARE:  # the same entity, without the answer
-            text = " ".join(rng.sample(others, min(len(others), 2)))
+        if rng.random() < HARD_NEGATIVE_SHARE:  # the same entity without the answer, or a namesake
+            if rng.random() < 0.5:
+                text = " ".join(rng.sample(others, min(len(others), 2)))
+            else:
+                text = _namesake(kb, kind, entity) or " ".join(rng.sample(others, 1))
         else:
             k2 = rng.choice(list(_MAKERS))
             e2 = _MAKERS[k2][0](kb)
