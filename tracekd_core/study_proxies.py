@@ -21,8 +21,8 @@ paper's (unpublished) ratings.
 from __future__ import annotations
 
 import re
-from functools import lru_cache
 from collections.abc import Callable
+from functools import lru_cache
 from typing import Any
 
 import pandas as pd
