@@ -178,3 +178,18 @@ def test_cli_analyze_writes_tables(study_stimuli, panel, tmp_path, capsys):
     assert "6 responses, 1 excluded" in capsys.readouterr().out
     means = pd.read_csv(out / "means.csv")
     assert len(means) == 8
+
+
+def test_book_chapter_reads_responses_when_present(study_stimuli, panel, tmp_path):
+    from tracekd_core import study_book
+
+    tables, text = study_book.profile_responses(tmp_path, study_stimuli, 0)
+    assert tables is None and "No human responses yet" in text
+    export_survey(study_stimuli, tmp_path)
+    for r in panel:
+        (tmp_path / "responses" / f"{r['participant']}.jsonl").write_text(json.dumps(r) + "\n")
+    tables, text = study_book.profile_responses(tmp_path, study_stimuli, 0)
+    assert text == "6 responses, 1 excluded by the attention checks, 5 analysed."
+    assert (tmp_path / "analysis" / "means.csv").exists()
+    md = study_book.design_markdown(study_stimuli, 0, "study")
+    assert "all 12 stimuli (3 problems x 4 trace types)" in md

@@ -283,9 +283,13 @@ def versus_reference(means: pd.DataFrame) -> pd.DataFrame:
             columns=["construct", "type", "mean", "ci_low", "ci_high", "n_participants"]
         )
     )
-    return ours.rename(columns={"mean": "our_mean", "n_participants": "our_n"}).merge(
+    out = ours.rename(columns={"mean": "our_mean", "n_participants": "our_n"}).merge(
         ref, on=["construct", "type"], how="outer"
     )
+    key = out["construct"].map({c: i for i, c in enumerate(CONSTRUCTS)}) * 10 + out["type"].map(
+        {t: i for i, t in enumerate(TRACE_TYPES)}
+    )
+    return out.iloc[key.argsort(kind="stable")].reset_index(drop=True)
 
 
 def analyze(

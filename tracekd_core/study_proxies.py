@@ -105,3 +105,22 @@ def proxy_table(items: pd.DataFrame) -> pd.DataFrame:
     out = out.reindex([t for t in TRACE_TYPES if t in out.index])
     out.insert(0, "title", [TYPE_TITLES[t] for t in out.index])
     return out.reset_index()
+
+
+def plot_proxies(items: pd.DataFrame):
+    """Bar charts (mean with 95% CI over stimuli) of words and reading ease per trace type."""
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    order = [t for t in TRACE_TYPES if t in set(items["type"])]
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.4))
+    for ax, (col, label) in zip(
+        axes, [("words", "words"), ("flesch_reading_ease", "Flesch reading ease")], strict=True
+    ):
+        sns.barplot(items, x="type", y=col, order=order, errorbar=("ci", 95), ax=ax, seed=0)
+        ax.set_xlabel("")
+        ax.set_ylabel(label)
+        ax.tick_params(axis="x", rotation=20)
+    fig.suptitle("Automatic proxies per trace type (not human ratings)")
+    fig.tight_layout()
+    return fig

@@ -31,6 +31,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 from tqdm.auto import tqdm
 
 from . import runio
@@ -341,3 +342,15 @@ def profile_stimuli(profile: Any, root: str | Path = ".") -> dict[str, Any]:
     )
     export_survey(stimuli, d)
     return stimuli
+
+
+def examples_table(stimuli: dict[str, Any], problem: str | None = None) -> pd.DataFrame:
+    """The stimuli of one problem (default: the first), one row per trace type, for the book."""
+    from .study_design import TYPE_TITLES
+
+    pid = problem or stimuli["problems"][0]["id"]
+    rows = [s for s in stimuli["stimuli"] if s["problem"] == pid]
+    rows.sort(key=lambda s: TRACE_TYPES.index(s["type"]))
+    return pd.DataFrame(
+        {"type": [TYPE_TITLES[s["type"]] for s in rows], "text": [s["text"] for s in rows]}
+    )
