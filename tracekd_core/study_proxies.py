@@ -124,3 +124,11 @@ def plot_proxies(items: pd.DataFrame):
     fig.suptitle("Automatic proxies per trace type (not human ratings)")
     fig.tight_layout()
     return fig
+
+
+def token_counter(student: str) -> Callable[[str], int]:
+    """Token count of a text with ``student``'s tokenizer (no special tokens added)."""
+    from .students import load_tokenizer
+
+    tok = load_tokenizer(student)
+    return lambda text: len(tok(text, add_special_tokens=False)["input_ids"])
