@@ -202,3 +202,6 @@ def test_cli_export_from_teacher_output(study_problems, study_teacher_output, tm
     assert len(st["stimuli"]) == 4 and st["conditions"] == ["teacher_trace", "decomposed"]
     assert "4 stimuli" in capsys.readouterr().out
     assert main(["study", "export", "--conditions", "r1", "--out", str(out)]) == 2
+    bad = ["study", "export", "--teacher", str(study_teacher_output), "--out", str(out)]
+    assert main(bad) == 2
+    assert "--teacher needs --problems" in capsys.readouterr().err

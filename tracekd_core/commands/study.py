@@ -76,10 +76,16 @@ def register(sub: argparse._SubParsersAction, bench: argparse._SubParsersAction)
 def _export(args: argparse.Namespace) -> int:
     from ..config import DataConfig
     from ..datasets import make_problems
+    from ..errors import ConfigError
     from ..records import read_problems
     from ..study_stimuli import make_stimuli
     from ..study_survey import export_survey
 
+    if args.teacher and not args.problems:
+        raise ConfigError(
+            "--teacher needs --problems: the problem file the teacher pipeline answered "
+            "(its rows are matched by problem id)."
+        )
     if args.problems:
         problems = read_problems(args.problems)
     else:
