@@ -60,3 +60,105 @@ def tiny_student(model_cache):
     from tracekd_core.students import load_student
 
     return load_student("tiny-random", dtype="float32", cache_dir=model_cache)
+
+
+@pytest.fixture(scope="session")
+def study_problems() -> list:
+    """Six synthetic bAbI test problems (stimuli of the study-kit tests)."""
+    from tracekd_core.config import DataConfig
+    from tracekd_core.datasets import make_problems
+
+    cfg = DataConfig(dataset="babi", n_train=1, n_test=6, n_distractors=2)
+    return [p for p in make_problems(cfg, 0) if p.split == "test"]
+
+
+@pytest.fixture(scope="session")
+def study_teacher_output(study_problems, tmp_path_factory) -> Path:
+    """A teacher-pipeline output folder (``teacher_traces.jsonl``) for ``study_problems``.
+
+    Problem 0 is unsolved (``correct`` false) and problem 1 has no summary, so neither is
+    eligible; the texts differ in length per type so the proxies have something to show.
+    """
+    import json
+
+    d = tmp_path_factory.mktemp("teacher")
+    rows = []
+    for k, p in enumerate(study_problems):
+        rows.append(
+            {
+                "id": p.id,
+                "trace": f"Okay, let me think. {p.question} " + "Hmm, wait, let me re-check. " * 5,
+                "answer": p.answers[0],
+                "correct": k != 0,
+                "summary": None if k == 1 else f"The story says where it is: {p.answers[0]}.",
+                "explanation": f"The answer is {p.answers[0]} because the story says so.",
+            }
+        )
+    (d / "teacher_traces.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return d
+
+
+@pytest.fixture()
+def study_stimuli(study_problems, study_teacher_output, tmp_path) -> dict:
+    """Stimuli of 3 problems x the four trace types (seed 0) from ``study_teacher_output``."""
+    from tracekd_core.study_design import TRACE_TYPES
+    from tracekd_core.study_stimuli import make_stimuli
+
+    return make_stimuli(
+        study_problems,
+        TRACE_TYPES,
+        n=3,
+        seed=0,
+        cache_dir=tmp_path / "cache",
+        teacher_output=study_teacher_output,
+    )
+
+
+@pytest.fixture(scope="session")
+def make_study_response():
+    """``make(stimuli, participant, value=fn(stimulus, item) -> 1..5, attention_ok=True)``.
+
+    Builds the response the survey page would POST for that participant (seeded order, every
+    item, both attention checks answered right unless ``attention_ok`` is false).
+    """
+    from tracekd_core.study_design import ATTENTION_CHECKS, ITEMS, attention_positions
+    from tracekd_core.study_design import stimulus_order as order_of
+
+    def make(stimuli, participant, value=lambda s, item: 3, attention_ok=True):
+        by_sid = {s["sid"]: s for s in stimuli["stimuli"]}
+        order = order_of(list(by_sid), seed=stimuli["seed"], participant=participant)
+        pos = attention_positions(len(order))
+        ratings = [
+            {
+                "stimulus": sid,
+                "type": by_sid[sid]["type"],
+                "problem": by_sid[sid]["problem"],
+                "item": item.id,
+                "value": int(value(by_sid[sid], item)),
+                "position": k,
+            }
+            for k, sid in enumerate(order)
+            for item in ITEMS
+        ]
+        attention = [
+            {
+                "check": a.id,
+                "expected": a.expected,
+                "value": a.expected if attention_ok else (a.expected % 5) + 1,
+                "position": pos[a.id],
+            }
+            for a in ATTENTION_CHECKS
+        ]
+        return {
+            "format": "tracekd-study-response/1",
+            "survey_id": stimuli["survey_id"],
+            "seed": stimuli["seed"],
+            "participant": participant,
+            "order": order,
+            "ratings": ratings,
+            "attention": attention,
+            "started": "2026-01-01T00:00:00Z",
+            "submitted": "2026-01-01T00:10:00Z",
+        }
+
+    return make

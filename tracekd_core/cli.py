@@ -19,7 +19,7 @@ import sys
 
 from .errors import TracekdError
 
-COMMAND_MODULES = ("data", "traces", "students", "evaluate", "run", "intervene", "teacher")
+COMMAND_MODULES = ("data", "traces", "students", "evaluate", "run", "intervene", "teacher", "study")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -185,6 +185,27 @@ class InterventionConfig(_Frozen):
         return v
 
 
+class StudyConfig(_Frozen):
+    """The interpretability study of book chapter 6 (paper section 7; ``study_*.py``)."""
+
+    conditions: list[str] = Field(
+        ["teacher_trace", "teacher_summary", "teacher_explanation", "decomposed"],
+        min_length=1,
+        description="Trace types shown (study_design.TRACE_TYPES).",
+    )
+    n_problems: int = Field(4, ge=1, description="Sampled test problems (x types = stimuli).")
+    seed: int = Field(0, description="Sampling, stimulus ids and per-participant order seed.")
+    teacher: str | None = Field(
+        None, description="Local teacher for pilot stimuli (None = the profile's first student)."
+    )
+    teacher_traces: str | None = Field(
+        None, description="Teacher-pipeline output (file or folder) to take stimuli from."
+    )
+    max_new_tokens: int = Field(96, ge=1, description="Local teacher budget per call.")
+    max_failed_checks: int = Field(0, ge=0, description="Attention checks a kept rater may fail.")
+    dir: str | None = Field(None, description="Study folder (None = <runs_root>/<profile>/study).")
+
+
 class ProfileConfig(_Frozen):
     """A whole experiment grid: datasets x conditions x seeds (run by ``tracekd run``)."""
 
@@ -209,6 +230,7 @@ class ProfileConfig(_Frozen):
     generate: GenerateConfig = Field(default_factory=GenerateConfig)
     score: ScoreConfig = Field(default_factory=ScoreConfig)
     interventions: InterventionConfig = Field(default_factory=InterventionConfig)
+    study: StudyConfig = Field(default_factory=StudyConfig)
     runs_root: str = Field("runs", description="Where run folders live.")
     hardware: str = Field("cpu", description="What the profile is sized for (documentation).")
 

@@ -86,3 +86,7 @@ class ResumeMismatchError(TracekdError, RuntimeError):
 
 class EmptyInputError(TracekdError, ValueError):
     """An input file or split holds no record where at least one is needed."""
+
+
+class StudyResponseError(RecordError):
+    """A study response (``study serve`` body or a ``responses/*.jsonl`` line) is invalid."""

@@ -30,6 +30,10 @@ REPORT_MODULES = (
     "conditions",
     "records",
     "score",
+    "study_book",
+    "study_analysis",
+    "study_proxies",
+    "study_stimuli",
 )
 
 
