@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from tracekd_core.clustered import cluster_bootstrap_rate, paired_pooled, verdict
+from tracekd_core.evaluation.clustered import cluster_bootstrap_rate, paired_pooled, verdict
 
 
 def _run(pattern, seeds):

@@ -9,7 +9,10 @@ from pathlib import Path
 import pytest
 
 from tracekd_core import cli
-from tracekd_core.decompose import (
+from tracekd_core.errors import ConfigError, RecordError, TraceFormatError, UnknownNameError
+from tracekd_core.records import Problem, read_problems, write_jsonl
+from tracekd_core.registry import SFT_KINDS, TRACE_TEMPLATES
+from tracekd_core.traces.decompose import (
     ANSWER_CLOSE,
     ANSWER_OPEN,
     LABEL_SENTENCE,
@@ -22,10 +25,7 @@ from tracekd_core.decompose import (
     read_sft,
     validate_sft,
 )
-from tracekd_core.errors import ConfigError, RecordError, TraceFormatError, UnknownNameError
-from tracekd_core.prompts import prompt_messages
-from tracekd_core.records import Problem, read_problems, write_jsonl
-from tracekd_core.registry import SFT_KINDS, TRACE_TEMPLATES
+from tracekd_core.traces.prompts import prompt_messages
 
 FIX = Path(__file__).parent / "fixtures" / "problems"
 FILES = ("cotemp10", "babi5", "marco5")

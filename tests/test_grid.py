@@ -6,9 +6,10 @@ import json
 
 import pytest
 
-from tracekd_core import grid, runio
+from tracekd_core import runio
 from tracekd_core.config import load_profile
 from tracekd_core.errors import InconsistentRunError, RunLockedError
+from tracekd_core.experiment import grid
 
 
 def test_second_run_of_a_profile_fails_fast_while_the_first_holds_the_lock(tmp_path):
@@ -52,7 +53,7 @@ def test_empty_test_split_is_never_marked_done(render_dir, tmp_path):
 def test_generate_refuses_an_empty_problem_list(tmp_path):
     from tracekd_core.config import GenerateConfig
     from tracekd_core.errors import EmptyInputError
-    from tracekd_core.generate import generate
+    from tracekd_core.students.generate import generate
 
     with pytest.raises(EmptyInputError, match="no problem to answer"):
         generate("tiny-random", [], tmp_path / "p.jsonl", cfg=GenerateConfig())

@@ -46,7 +46,7 @@ def test_unwritable_book_folder_is_a_named_error(tmp_path, monkeypatch):
     import errno
     import shutil
 
-    from tracekd_core import notebooks
+    from tracekd_core.report import notebooks
 
     out = tmp_path / "runs" / "smoke" / "notebooks"
     out.mkdir(parents=True)

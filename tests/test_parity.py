@@ -18,8 +18,8 @@ from reference_convert import (
     reference_file,
 )
 
-from tracekd_core.score import score_items, summarize
-from tracekd_core.score_reference import cotemp_answer
+from tracekd_core.evaluation.reference import cotemp_answer
+from tracekd_core.evaluation.score import score_items, summarize
 
 pytestmark = pytest.mark.skipif(not REFERENCE_DIR.exists(), reason="shared reference absent")
 

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from tracekd_core.errors import ConfigError
-from tracekd_core.prompts import (
+from tracekd_core.records import LABELS, Problem, read_problems
+from tracekd_core.traces.prompts import (
     REFERENCE_SYSTEM_PROMPT,
     SYSTEM_PROMPTS,
     USER_TEMPLATES,
@@ -15,7 +16,6 @@ from tracekd_core.prompts import (
     system_prompt,
     user_prompt,
 )
-from tracekd_core.records import LABELS, Problem, read_problems
 
 FIX = Path(__file__).parent / "fixtures" / "problems"
 

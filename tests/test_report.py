@@ -3,7 +3,8 @@
 import pandas as pd
 import pytest
 
-from tracekd_core import disconnect, report
+from tracekd_core.report import disconnect
+from tracekd_core.report import tables as report
 
 
 def _items():
@@ -125,7 +126,7 @@ def test_disconnect_table_has_stratified_and_exact_tests():
 
 
 def test_findings_say_not_enough_seeds_and_no_best_on_ties():
-    from tracekd_core.findings import findings_markdown
+    from tracekd_core.report.findings import findings_markdown
 
     text = findings_markdown(_items())
     assert "not enough seeds for a verdict" in text and "Primary test" in text

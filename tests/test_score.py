@@ -13,9 +13,8 @@ import pytest
 
 from tracekd_core.cli import main
 from tracekd_core.errors import RecordError, UnknownNameError
-from tracekd_core.records import Problem, read_problems
-from tracekd_core.registry import ANSWER_SCORERS, TRACE_SCORERS
-from tracekd_core.score import (
+from tracekd_core.evaluation.reference import answer_span, cotemp_answer, fact_entity
+from tracekd_core.evaluation.score import (
     cotemp_entities,
     normalize_text,
     read_predictions,
@@ -25,7 +24,8 @@ from tracekd_core.score import (
     summarize,
     token_prf,
 )
-from tracekd_core.score_reference import answer_span, cotemp_answer, fact_entity
+from tracekd_core.records import Problem, read_problems
+from tracekd_core.registry import ANSWER_SCORERS, TRACE_SCORERS
 
 FIX = Path(__file__).parent / "fixtures" / "parse"
 PROBLEMS = FIX / "problems.jsonl"
@@ -348,9 +348,9 @@ def test_untagged_answer_sensitivity_row():
 
 
 def test_retrieval_split_anchor_and_answer_facts():
-    from tracekd_core.parse import ParsedOutput
+    from tracekd_core.evaluation.parse import ParsedOutput
+    from tracekd_core.evaluation.strict import anchor_index, split_retrieval
     from tracekd_core.records import Problem
-    from tracekd_core.score_strict import anchor_index, split_retrieval
 
     p = Problem(
         id="a",

@@ -7,10 +7,10 @@ import json
 
 import pytest
 
-from tracekd_core import train as train_mod
 from tracekd_core.cli import main
 from tracekd_core.config import TrainConfig
 from tracekd_core.errors import EmptyLossMaskError
+from tracekd_core.students import train as train_mod
 
 CFG = TrainConfig(
     student="tiny-random",
@@ -233,7 +233,7 @@ def test_torn_loss_history_line_does_not_block_resume(
 
 def test_adapter_files_are_process_independent(run, model_cache):
     """Issue 10.9: target_modules order changed per process; README held the cache path."""
-    from tracekd_core.train import LORA_TARGETS
+    from tracekd_core.students.train import LORA_TARGETS
 
     conf = json.loads((run / "adapter" / "adapter_config.json").read_text())
     assert conf["target_modules"] == sorted(LORA_TARGETS)

@@ -152,7 +152,7 @@ class InterventionConfig(_Frozen):
     @field_validator("kinds")
     @classmethod
     def _known_kinds(cls, v: list[str]) -> list[str]:
-        from .intervene import KINDS
+        from .experiment.intervene import KINDS
 
         bad = [k for k in v if k not in KINDS]
         if bad:

@@ -67,8 +67,8 @@ def _pct(x: float | None) -> str:
 def _check_ids_overlap(problems_path: str, predictions_path: str, split: str | None) -> None:
     """Predictions that answer none of the problems are another file's, not a 0% score."""
     from ..errors import ConfigError
+    from ..evaluation.score import read_predictions
     from ..records import read_problems
-    from ..score import read_predictions
 
     ids = {p.id for p in read_problems(problems_path) if split is None or p.split == split}
     preds = read_predictions(predictions_path)
@@ -82,7 +82,7 @@ def _check_ids_overlap(problems_path: str, predictions_path: str, split: str | N
 
 def cmd_score(args: argparse.Namespace) -> int:
     """Handler of ``tracekd score``."""
-    from ..score import score_run
+    from ..evaluation.score import score_run
 
     _check_ids_overlap(args.problems, args.predictions, args.split)
     s = score_run(
@@ -143,8 +143,8 @@ def compare_runs(
     items_a: list[dict], items_b: list[dict], *, n_boot: int = 2000, seed: int = 0
 ) -> list[dict[str, Any]]:
     """One row per metric: accuracies of A and B on paired ids, B - A, bootstrap CI, McNemar."""
+    from ..evaluation.stats import bootstrap_diff, mcnemar
     from ..seeding import derive_rng
-    from ..stats import bootstrap_diff, mcnemar
 
     metrics = (
         ["answer_correct"]
@@ -269,8 +269,8 @@ def cmd_bench_score(args: argparse.Namespace) -> int:
     import platform
     import time
 
+    from ..evaluation.score import score_items, summarize
     from ..runio import atomic_write_json, package_version
-    from ..score import score_items, summarize
 
     problems, preds = bench_items(args.n, args.seed)
     t0 = time.perf_counter()

@@ -10,9 +10,10 @@ from typing import Any
 
 import pandas as pd
 
-from . import report, stats, stratified
-from .clustered import MIN_SEEDS, paired_pooled, verdict
-from .conditions import get_condition
+from ..evaluation import stats, stratified
+from ..evaluation.clustered import MIN_SEEDS, paired_pooled, verdict
+from ..experiment.conditions import get_condition
+from . import tables as report
 from .disconnect import disconnect_table
 from .plots import CONDITION_ORDER
 

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from .stats import wilson_ci
+from ..evaluation.stats import wilson_ci
 
 sns.set_theme(style="whitegrid", context="notebook")
 

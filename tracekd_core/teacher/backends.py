@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import TeacherError
+from ..errors import TeacherError
 
 log = logging.getLogger(__name__)
 
@@ -200,15 +200,15 @@ class LocalTeacher:
     def __init__(self, model_name: str, *, model: Any = None, tokenizer: Any = None, **load_kw):
         self.model_name = self.model = model_name
         if model is None:
-            from .students import load_student
+            from ..students.catalog import load_student
 
             model, tokenizer = load_student(model_name, dtype="float32", **load_kw)
         self._model, self._tok = model, tokenizer
 
     def chat(self, messages: list[dict], params: dict[str, Any]) -> TeacherReply:
         """Greedy chat completion with the local model."""
-        from .config import GenerateConfig
-        from .generate import generate_batch
+        from ..config import GenerateConfig
+        from ..students.generate import generate_batch
 
         ids = self._tok.apply_chat_template(messages, add_generation_prompt=True, tokenize=True)
         ids = list(getattr(ids, "input_ids", ids))

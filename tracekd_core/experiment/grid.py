@@ -21,25 +21,25 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from . import runio
+from .. import runio
+from ..config import DataConfig, ProfileConfig, dump, profile_students
+from ..errors import TracekdError
 from .conditions import get_condition
-from .config import DataConfig, ProfileConfig, dump, profile_students
-from .errors import TracekdError
 
 log = logging.getLogger(__name__)
 
 DATA_MODULES = ("records", "datasets", "seeding")
-TRACE_MODULES = ("records", "prompts", "decompose", "corrupt", "seeding")
+TRACE_MODULES = ("records", "traces.prompts", "traces.decompose", "traces.corrupt", "seeding")
 GENERATE_MODULES = (
     "records",
-    "prompts",
-    "students",
-    "render",
-    "generate",
-    "decode",
-    "decode_cache",
+    "traces.prompts",
+    "students.catalog",
+    "students.render",
+    "students.generate",
+    "students.decode",
+    "students.decode_cache",
 )
-SCORE_MODULES = ("records", "parse", "score", "stats")
+SCORE_MODULES = ("records", "evaluation.parse", "evaluation.score", "evaluation.stats")
 
 
 class GridCellError(TracekdError, RuntimeError):
@@ -63,7 +63,7 @@ class Cell:
 
 def data_dir(root: Path, dc: DataConfig, data_seed: int) -> Path:
     """``data/derived/<hash>/`` of one dataset config (hash of config, seed and data code)."""
-    from .datasets import source_fingerprint
+    from ..datasets import source_fingerprint
 
     keyed: dict[str, Any] = {
         "data": dump(dc),
@@ -78,8 +78,8 @@ def data_dir(root: Path, dc: DataConfig, data_seed: int) -> Path:
 
 def build_problems(root: Path, dc: DataConfig, data_seed: int) -> Path:
     """Generate or load the problems of ``dc`` once; return the path of ``problems.jsonl``."""
-    from .datasets import make_problems
-    from .records import write_problems
+    from ..datasets import make_problems
+    from ..records import write_problems
 
     d = data_dir(root, dc, data_seed)
     lock = runio.hold_lock(d)  # noqa: F841 (data folders are shared by profiles)
@@ -94,8 +94,8 @@ def build_sft(
     problems_path: Path, kind: str, corruption: str | None, template: str, data_seed: int
 ) -> Path:
     """Write the SFT file of one (kind, corruption) beside the problems; return its path."""
-    from .decompose import build_sft_examples
-    from .records import read_problems, write_jsonl
+    from ..records import read_problems, write_jsonl
+    from ..traces.decompose import build_sft_examples
 
     key = runio.stable_hash(
         {
@@ -129,9 +129,9 @@ def generate_and_score(
     cell_name: str,
 ) -> tuple[Path, Path]:
     """Generate on the test split (resumable) and score; return (predictions, score_dir)."""
-    from .generate import generate
-    from .records import read_problems
-    from .score import score_run
+    from ..evaluation.score import score_run
+    from ..records import read_problems
+    from ..students.generate import generate
 
     runs = root / profile.runs_root / profile.name
     gen_key = runio.run_key(
@@ -151,7 +151,7 @@ def generate_and_score(
         if not runio.is_done(gen_dir):
             test = [p for p in read_problems(problems_path) if p.split == "test"]
             if not test:
-                from .errors import EmptyInputError
+                from ..errors import EmptyInputError
 
                 raise EmptyInputError(
                     f"{problems_path}: the test split is empty, so cell {cell_name} has nothing "
@@ -188,8 +188,8 @@ def check_done_predictions(gen_dir: Path, preds: Path) -> None:
     InconsistentRunError
         Naming the folder to delete (the next run regenerates it).
     """
-    from .errors import InconsistentRunError, RecordError
-    from .score import read_predictions
+    from ..errors import InconsistentRunError, RecordError
+    from ..evaluation.score import read_predictions
 
     fix = f"Delete the folder {gen_dir} and re-run: it will be generated again."
     if not preds.is_file():
@@ -223,7 +223,7 @@ def _run_cell(
     seed: int | None,
 ) -> Cell:
     """Train (if the condition trains), generate and score one cell; skip finished stages."""
-    from .train import train
+    from ..students.train import train
 
     cond = get_condition(name)
     cell = Cell(dc.dataset, student, name, seed, str(problems_path))
@@ -247,7 +247,15 @@ def _run_cell(
     return cell
 
 
-INTERVENE_MODULES = ("records", "prompts", "render", "generate", "parse", "intervene", "corrupt")
+INTERVENE_MODULES = (
+    "records",
+    "traces.prompts",
+    "students.render",
+    "students.generate",
+    "evaluation.parse",
+    "experiment.intervene",
+    "traces.corrupt",
+)
 
 
 def run_intervention_stage(profile: ProfileConfig, runs: Path, cells: list[Cell]) -> list[dict]:

@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from .errors import ModelUnavailableError, QuantizationUnavailableError
-from .registry import STUDENTS
+from ..errors import ModelUnavailableError, QuantizationUnavailableError
+from ..registry import STUDENTS
 
 log = logging.getLogger(__name__)
 
@@ -298,7 +298,7 @@ def resolve_dtype(dtype: str) -> str:
     """
     if dtype != "auto":
         return dtype
-    from .cpu import probe_dtype
+    from ..cpu import probe_dtype
 
     return probe_dtype()["dtype"]
 
@@ -376,7 +376,7 @@ def load_student(
     ...
     tracekd_core.errors.ConfigError: quant='int3' is not supported; ...
     """
-    from .errors import ConfigError
+    from ..errors import ConfigError
 
     if quant not in ("none", "nf4"):
         raise ConfigError(

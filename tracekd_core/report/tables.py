@@ -15,10 +15,11 @@ from typing import Any
 
 import pandas as pd
 
-from . import runio, stats
-from .conditions import get_condition
-from .config import load_profile
-from .records import iter_jsonl
+from .. import runio
+from ..config import load_profile
+from ..evaluation import stats
+from ..experiment.conditions import get_condition
+from ..records import iter_jsonl
 
 
 def build_stamp(profile: str) -> str:
@@ -209,7 +210,7 @@ def clustered_accuracy_table(
     Seeds are repeated measures of the same problems (``clustered.cluster_bootstrap_rate``
     resamples problems with all their seeds); the per-seed values are shown beside it.
     """
-    from .clustered import cluster_bootstrap_rate
+    from ..evaluation.clustered import cluster_bootstrap_rate
 
     rows = []
     for (ds, student, cond), g in items.groupby(["dataset", "student", "condition"], sort=True):
@@ -252,8 +253,8 @@ def pooled_paired_table(
     as one family (``p_holm``; the primary keeps its raw p). ``verdict`` says "not enough seeds"
     below ``clustered.MIN_SEEDS`` seeds. Conditions absent from the grid are skipped.
     """
-    from .clustered import paired_pooled, verdict
-    from .stratified import holm
+    from ..evaluation.clustered import paired_pooled, verdict
+    from ..evaluation.stratified import holm
 
     present = set(items["condition"])
     others = [
@@ -356,9 +357,9 @@ def corruption_relevance_table(
     problem's own context (``swap`` states another problem's facts); ``states_anchor`` = share
     stating the CoTemp anchor (the question's own event fact; 0 by construction).
     """
-    from .corrupt import corrupt_all
-    from .decompose import anchor_index
-    from .records import read_problems
+    from ..records import read_problems
+    from ..traces.corrupt import corrupt_all
+    from ..traces.decompose import anchor_index
 
     rows = []
     for path in sorted(set(cells["problems"])):

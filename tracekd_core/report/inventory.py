@@ -13,10 +13,10 @@ from typing import Any
 
 import pandas as pd
 
-from .corrupt import check_corrupted as check_one
-from .decompose import StatedTrace
-from .errors import TraceFormatError
-from .records import Problem, iter_jsonl, read_problems
+from ..errors import TraceFormatError
+from ..records import Problem, iter_jsonl, read_problems
+from ..traces.corrupt import check_corrupted as check_one
+from ..traces.decompose import StatedTrace
 
 
 def load_problems(cells: pd.DataFrame) -> pd.DataFrame:
@@ -390,7 +390,7 @@ def study_bars(items: pd.DataFrame) -> pd.DataFrame:
         )
         .reset_index()
     )
-    from .conditions import get_condition
+    from ..experiment.conditions import get_condition
 
     traced = out["condition"].map(lambda c: get_condition(c).kind not in (None, "none"))
     out["ok_share"] = out["ok_share"].where(traced)  # no trace asked for: not applicable

@@ -15,21 +15,21 @@ import shutil
 import time
 from pathlib import Path
 
-from . import runio
-from .errors import TracekdError
+from .. import runio
+from ..errors import TracekdError
 
 log = logging.getLogger(__name__)
 
 REPORT_MODULES = (
-    "report",
-    "inventory",
-    "disconnect",
-    "findings",
-    "plots",
-    "stats",
-    "conditions",
+    "report.tables",
+    "report.inventory",
+    "report.disconnect",
+    "report.findings",
+    "report.plots",
+    "evaluation.stats",
+    "experiment.conditions",
     "records",
-    "score",
+    "evaluation.score",
 )
 
 
@@ -131,7 +131,7 @@ def assemble_docs(
 ) -> list[Path]:
     """Copy the reference pages (``docs/*.md``) into ``book/reference/``, each stamped with the
     package version, git SHA and profile of the build (below its title)."""
-    from .report import build_stamp
+    from .tables import build_stamp
 
     root = Path(root)
     dest = root / book_dir / "reference"

@@ -38,11 +38,11 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from ..errors import ConfigError, RecordError, TraceFormatError
+from ..records import LABELS, Problem
+from ..registry import CORRUPTIONS
+from ..seeding import derive_rng
 from .decompose import StatedTrace, anchor_index
-from .errors import ConfigError, RecordError, TraceFormatError
-from .records import LABELS, Problem
-from .registry import CORRUPTIONS
-from .seeding import derive_rng
 
 log = logging.getLogger(__name__)
 

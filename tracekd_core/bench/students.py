@@ -26,10 +26,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from . import flops, runio
-from .config import DataConfig, GenerateConfig, TrainConfig
-from .flops import matmul_peak
-from .students import DEFAULT_CACHE_DIR, load_student, resolve_dtype
+from .. import runio
+from ..config import DataConfig, GenerateConfig, TrainConfig
+from ..students import flops
+from ..students.catalog import DEFAULT_CACHE_DIR, load_student, resolve_dtype
+from ..students.flops import matmul_peak
 
 log = logging.getLogger(__name__)
 
@@ -47,10 +48,10 @@ def bench_data(
     The problems are generated like the ``profile``'s CoTemp dataset (its distractor count), so
     the benchmark measures sequences of the length the book trains and generates on.
     """
-    from .config import load_profile
-    from .datasets import make_problems
-    from .decompose import build_sft_examples
-    from .records import write_jsonl
+    from ..config import load_profile
+    from ..datasets import make_problems
+    from ..records import write_jsonl
+    from ..traces.decompose import build_sft_examples
 
     dc = DataConfig(dataset="cotemp", n_train=n_train, n_test=n_test)
     if profile:
@@ -72,7 +73,7 @@ def _time_conversion(threads: int) -> dict[str, float]:
     """Convert the embedded GGUF into a scratch cache and load it back (cold numbers)."""
     import torch
 
-    from .students import embedded_model_dir, load_student
+    from ..students.catalog import embedded_model_dir, load_student
 
     torch.set_num_threads(threads)
     scratch = Path(tempfile.mkdtemp(prefix="tracekd-conv-"))
@@ -99,9 +100,9 @@ def _reference_trainer(cfg: TrainConfig, sft_path: Path, seed: int, workdir: Pat
     from datasets import Dataset
     from trl import SFTConfig, SFTTrainer
 
-    from .sft import read_sft
-    from .students import load_student
-    from .train import _lora_config
+    from ..students.catalog import load_student
+    from ..students.train import _lora_config
+    from ..traces.sft import read_sft
 
     dtype = resolve_dtype(cfg.dtype)
     model, tok = load_student(cfg.student, quant=cfg.quant, dtype=dtype)
@@ -166,8 +167,8 @@ def bench_train(
     """
     import torch
 
-    from .config import load_profile
-    from .train import encode_sft, train
+    from ..config import load_profile
+    from ..students.train import encode_sft, train
 
     torch.set_num_threads(threads)
     prof = load_profile(profile)
@@ -203,8 +204,8 @@ def bench_train(
     res["peak_gflops"] = {dt: matmul_peak(dt) for dt in ("float32", "bfloat16")}
     model, tok = load_student(cfg.student, dtype=res["dtype"])
     res["dims"] = dims = flops.dims(model)
-    from .sft import read_sft
-    from .students import resolve_spec
+    from ..students.catalog import resolve_spec
+    from ..traces.sft import read_sft
 
     data = encode_sft(read_sft(sft_path), tok, cfg, resolve_spec(cfg.student).template_kwargs)
     task_flops = flops.lora_train_flops(dims, [len(e) for e in data.examples], data.n_supervised)
@@ -306,13 +307,13 @@ def bench_generate(
     """
     import torch
 
-    from .generate import generate, generate_batch, load_for_generation, load_predictions
-    from .prompts import prompt_messages
-    from .render import render_prompt
-    from .train import train
+    from ..students.generate import generate, generate_batch, load_for_generation, load_predictions
+    from ..students.render import render_prompt
+    from ..students.train import train
+    from ..traces.prompts import prompt_messages
 
     torch.set_num_threads(threads)
-    from .config import load_profile
+    from ..config import load_profile
 
     base = load_profile(profile).train
     n_train = adapter_steps * base.batch_size * base.grad_accum

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .registry import CONDITIONS
+from ..registry import CONDITIONS
 
 
 @dataclass(frozen=True)

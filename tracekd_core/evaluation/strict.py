@@ -1,7 +1,7 @@
 """The strict scorers: what the answer and trace metrics should mean (paper section 6).
 
 Registered as mode ``strict`` (the default) by ``score.py``, side by side with the authors' rules
-in ``score_reference.py``; ``docs/scoring.md`` explains each choice.
+in ``evaluation/reference.py``; ``docs/scoring.md`` explains each choice.
 
 Answer
     CoTemp: the entity set stated in the answer (entities of the role the question asks for,
@@ -20,10 +20,10 @@ import unicodedata
 from collections import Counter
 from functools import lru_cache
 
-from . import score_reference as ref
-from .decompose import anchor_index
+from ..records import Problem
+from ..traces.decompose import anchor_index
+from . import reference as ref
 from .parse import ParsedOutput
-from .records import Problem
 
 _NON_WORD = re.compile(r"[^\w\s]|_")
 _ARTICLES = re.compile(r"\b(a|an|the)\b")

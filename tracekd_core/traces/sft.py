@@ -21,10 +21,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import RecordError, TraceFormatError
+from ..errors import RecordError, TraceFormatError
+from ..records import Problem, read_unique_jsonl
+from ..registry import CORRUPTIONS, SFT_KINDS
 from .prompts import user_prompt
-from .records import Problem, read_unique_jsonl
-from .registry import CORRUPTIONS, SFT_KINDS
 
 if TYPE_CHECKING:
     from .decompose import SftKind

@@ -24,14 +24,14 @@ import logging
 from dataclasses import replace
 from typing import Any
 
+from ..records import Problem
 from .parse import ParsedOutput
-from .records import Problem
 
 log = logging.getLogger(__name__)
 
 
 def _solve(problem: Problem) -> list[str]:
-    from .datasets import solve
+    from ..datasets import solve
 
     try:
         return [a for a in solve(problem) if str(a).strip()]
@@ -42,7 +42,7 @@ def _solve(problem: Problem) -> list[str]:
 
 def covered(problem: Problem) -> bool:
     """Whether the dataset's solver reproduces the gold answer from the gold support."""
-    from .score_strict import normalize_text
+    from .strict import normalize_text
 
     derived = _solve(problem)
     gold = problem.answers if problem.dataset == "cotemp" else problem.answers[:1]
@@ -90,7 +90,7 @@ def consistency(problem: Problem, parsed: ParsedOutput | None) -> dict[str, Any]
     >>> consistency(p, follows)["consistent"]
     True
     """
-    from .score_strict import _answer
+    from .strict import _answer
 
     none = {"consistent": None, "derived": None}
     if parsed is None or parsed.answer is None:

@@ -40,8 +40,8 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from .records import LABELS
-from .registry import PARSERS
+from ..records import LABELS
+from ..registry import PARSERS
 
 log = logging.getLogger(__name__)
 

@@ -25,11 +25,11 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from .errors import RecordError
-from .prompts import prompt_messages
-from .records import Problem
-from .score import score_items
-from .teacher import cached_chat
+from ..errors import RecordError
+from ..evaluation.score import score_items
+from ..records import Problem
+from ..traces.prompts import prompt_messages
+from .backends import cached_chat
 
 log = logging.getLogger(__name__)
 

@@ -4,11 +4,11 @@ Paper section 6. Two named modes of each scorer are always computed side by side
 here in ``registry.ANSWER_SCORERS`` / ``registry.TRACE_SCORERS``:
 
 ``strict`` (default, what the metric should mean)
-    ``score_strict.py``: CoTemp answers as entity sets of the asked role, bAbI/MARCO normalised
+    ``evaluation/strict.py``: CoTemp answers as entity sets of the asked role, bAbI/MARCO normalised
     exact match (plus token F1 and ROUGE-L everywhere); the trace steps against each item's own
     gold label and gold support.
 ``reference``
-    The authors' code as implemented, quirks included (``score_reference.py``); exists to
+    The authors' code as implemented, quirks included (``evaluation/reference.py``); exists to
     reproduce the published numbers.
 
 This module reads predictions, runs every mode (``score_items``), aggregates them with n and
@@ -26,18 +26,18 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from . import score_reference as ref
-from . import score_strict as strict
+from ..errors import RecordError
+from ..records import Problem, read_problems, read_unique_jsonl, write_jsonl
+from ..registry import ANSWER_SCORERS, TRACE_SCORERS
+from ..runio import atomic_write_json, file_sha256, package_version
+from . import reference as ref
+from . import strict
 from .consistency import consistency
-from .errors import RecordError
 from .parse import ParsedOutput, parse_output
-from .records import Problem, read_problems, read_unique_jsonl, write_jsonl
-from .registry import ANSWER_SCORERS, TRACE_SCORERS
-from .runio import atomic_write_json, file_sha256, package_version
-
-# Re-exported (defined here before score_strict.py existed; tests and docs import them).
-from .score_strict import cotemp_entities, normalize_text, rouge_l, token_prf  # noqa: F401
 from .stats import STEPS, chi2_2x2, conditional_accuracy, is_unevaluated, rate, two_by_two
+
+# Re-exported (defined here before evaluation/strict.py existed; tests and docs import them).
+from .strict import cotemp_entities, normalize_text, rouge_l, token_prf  # noqa: F401
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +58,7 @@ def strict_answers(
 def reference_answers(
     problems: list[Problem], outputs: list[str | None], parsed: list[ParsedOutput | None]
 ) -> list[dict]:
-    """Reference answer scoring of a batch (raw outputs; ``score_reference.py``)."""
+    """Reference answer scoring of a batch (raw outputs; ``evaluation/reference.py``)."""
     return ref.score_answers(problems, outputs)
 
 

@@ -24,8 +24,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from .errors import ConfigError
-from .records import Problem
+from ..errors import ConfigError
+from ..records import Problem
 
 log = logging.getLogger(__name__)
 

@@ -18,10 +18,10 @@ from typing import Any
 
 import pandas as pd
 
-from . import stats, stratified
-from .conditions import get_condition
-from .records import read_problems
-from .score import read_predictions
+from ..evaluation import stats, stratified
+from ..evaluation.score import read_predictions
+from ..experiment.conditions import get_condition
+from ..records import read_problems
 
 
 def trace_conditions(items: pd.DataFrame) -> list[str]:
@@ -101,7 +101,7 @@ def trace_modes_table(cells: pd.DataFrame) -> pd.DataFrame:
     The same predictions are re-scored with each trace scorer (scoring is cheap), so the only
     difference between the two rows of a cell is the scoring rule.
     """
-    from .score import score_items
+    from ..evaluation.score import score_items
 
     rows = []
     for cell in cells.itertuples():
@@ -195,7 +195,7 @@ def consistency_table(items: pd.DataFrame, n_boot: int = 1000) -> pd.DataFrame:
     helps; for incorrect-trace students ``1 - rate`` is the share of answers that ignore the
     trace.
     """
-    from .clustered import cluster_bootstrap_rate
+    from ..evaluation.clustered import cluster_bootstrap_rate
 
     if "consistent" not in items:
         return pd.DataFrame()

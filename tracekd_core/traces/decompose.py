@@ -33,13 +33,13 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from .errors import ConfigError, RecordError
+from ..errors import ConfigError, RecordError
+from ..records import Problem
+from ..registry import SFT_KINDS, TRACE_TEMPLATES
 from .prompts import prompt_messages
-from .records import Problem
-from .registry import SFT_KINDS, TRACE_TEMPLATES
 
 # The record contract and the tags its spans are checked against live in sft.py; they are
-# re-exported here so ``from tracekd_core.decompose import read_sft, THINK_OPEN`` keeps working.
+# re-exported here so ``from tracekd_core.traces.decompose import read_sft`` keeps working.
 from .sft import ANSWER_CLOSE, ANSWER_OPEN, THINK_CLOSE, THINK_OPEN, validate_sft
 from .sft import read_sft as read_sft
 
@@ -222,8 +222,8 @@ def anchor_index(problem: Problem) -> int | None:
         return None
     if isinstance(problem.meta.get("anchor"), int):
         return problem.meta["anchor"]
-    from .datasets.cotemp import parse_fact
-    from .score_strict import normalize_text
+    from ..datasets.cotemp import parse_fact
+    from ..evaluation.strict import normalize_text
 
     q = f" {normalize_text(problem.question)} "
     for i, text in enumerate(problem.context):

@@ -28,18 +28,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import cpu, flops, runio
-from .config import TrainConfig, dump
-from .errors import ConfigError
+from .. import cpu, runio
+from ..config import TrainConfig, dump
+from ..errors import ConfigError
+from ..seeding import derive_rng, seed_everything
+from ..traces.sft import read_sft
+from . import flops
+from .catalog import DEFAULT_CACHE_DIR, load_student, resolve_dtype, resolve_spec
 from .render import IGNORE_INDEX, EncodedExample, encode_example
-from .seeding import derive_rng, seed_everything
-from .sft import read_sft
-from .students import DEFAULT_CACHE_DIR, load_student, resolve_dtype, resolve_spec
 
 log = logging.getLogger(__name__)
 
 LORA_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
-CODE_MODULES = ("render", "students", "train", "flops", "cpu")
+CODE_MODULES = ("students.render", "students.catalog", "students.train", "students.flops", "cpu")
 
 
 @dataclass(frozen=True)
@@ -221,7 +222,7 @@ def _load_checkpoint(d: Path, model, opt, sched) -> int:
         # weights_only: a planted pickle cannot run code (tensors, dicts and numbers load fine)
         state = torch.load(path, weights_only=True)
     except Exception as e:
-        from .errors import InconsistentRunError
+        from ..errors import InconsistentRunError
 
         raise InconsistentRunError(
             f"{path}: not a tracekd training checkpoint ({type(e).__name__}: "
@@ -337,7 +338,7 @@ def train(
     sft_path = Path(sft_path)
     records = read_sft(sft_path)
     if not records:
-        from .errors import EmptyInputError
+        from ..errors import EmptyInputError
 
         raise EmptyInputError(
             f"{sft_path}: the SFT file holds no record, so there is nothing to train on. "
@@ -469,7 +470,7 @@ def load_train_config(path: str | Path | None, **overrides: Any) -> tuple[TrainC
     optional run keys ``sft``, ``seed`` and ``out`` (experiment folder), which are
     returned as the second element.
     """
-    from .config import validate_config
+    from ..config import validate_config
 
     raw: dict[str, Any] = {}
     if path is not None:

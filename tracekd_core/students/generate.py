@@ -25,12 +25,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-from . import runio
-from .config import GenerateConfig, dump
-from .records import Problem, iter_jsonl
+from .. import runio
+from ..config import GenerateConfig, dump
+from ..records import Problem, iter_jsonl
+from ..seeding import derive_seed
+from .catalog import DEFAULT_CACHE_DIR, load_student, resolve_dtype, resolve_spec
 from .render import render_prompt
-from .seeding import derive_seed
-from .students import DEFAULT_CACHE_DIR, load_student, resolve_dtype, resolve_spec
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +66,7 @@ def adapter_dir(adapter: str | Path) -> Path:
     ModelUnavailableError
         If neither holds ``adapter_config.json``.
     """
-    from .errors import ModelUnavailableError
+    from ..errors import ModelUnavailableError
 
     p = Path(adapter)
     for cand in (p / "adapter", p):
@@ -115,7 +115,7 @@ def check_fingerprint(
     ResumeMismatchError
         Naming the field that differs, both values and the file to delete.
     """
-    from .errors import ResumeMismatchError
+    from ..errors import ResumeMismatchError
 
     fp_path = fingerprint_path(out)
     fix = (
@@ -245,7 +245,7 @@ def check_adapter(adapter: str | Path, student: str) -> None:
     ConfigError
         The adapter was trained on another base model.
     """
-    from .errors import ConfigError, ModelUnavailableError
+    from ..errors import ConfigError, ModelUnavailableError
 
     path = adapter_dir(adapter) / "adapter_config.json"
     try:
@@ -286,7 +286,7 @@ def load_for_generation(
     if adapter is not None:
         from peft import PeftModel
 
-        from .errors import ModelUnavailableError
+        from ..errors import ModelUnavailableError
 
         try:
             model = PeftModel.from_pretrained(model, adapter_dir(adapter))
@@ -373,7 +373,7 @@ def generate(student: str, problems: list[Problem], out: str | Path, **kwargs: A
     A second process generating into the same file waits for the first, then resumes (and
     finds nothing left to do) instead of appending duplicates.
     """
-    from .errors import ConfigError
+    from ..errors import ConfigError
 
     if kwargs.get("limit") is not None and kwargs["limit"] < 1:
         raise ConfigError(
@@ -431,13 +431,13 @@ def _generate(
     import torch
     from tqdm.auto import tqdm
 
-    from .prompts import prompt_messages
+    from ..traces.prompts import prompt_messages
 
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     chosen = problems[:limit] if limit is not None else list(problems)
     if not chosen:
-        from .errors import EmptyInputError
+        from ..errors import EmptyInputError
 
         raise EmptyInputError(
             f"generate into {out}: no problem to answer (got {len(problems)} problems, "
@@ -466,7 +466,7 @@ def _generate(
     t0 = time.perf_counter()
     timings: dict[str, float] = {}
     if todo:
-        from .cpu import tune_process
+        from ..cpu import tune_process
 
         if out.exists() and not part.exists():
             shutil.copyfile(out, part)  # new problems for a finished file: extend a copy

@@ -21,7 +21,7 @@ from bisect import bisect_right
 from collections import Counter
 from functools import lru_cache
 
-from .records import Problem
+from ..records import Problem
 
 _PUNCT = str.maketrans("", "", string.punctuation)
 

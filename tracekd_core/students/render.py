@@ -24,7 +24,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from .errors import EmptyLossMaskError, RecordError, TraceFormatError
+from ..errors import EmptyLossMaskError, RecordError, TraceFormatError
 
 log = logging.getLogger(__name__)
 
