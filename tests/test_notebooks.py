@@ -58,7 +58,7 @@ def test_unwritable_book_folder_is_a_named_error(tmp_path, monkeypatch):
         {
             "nb": notebooks.runio.file_sha256(nb),
             "grid": "no-grid",
-            "code": notebooks.runio.code_fingerprint(*notebooks.REPORT_MODULES),
+            "code": notebooks.runio.stage_fingerprint("notebooks"),
             "profile": "smoke",
         }
     )

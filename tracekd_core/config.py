@@ -134,6 +134,20 @@ class ScoreConfig(_Frozen):
     trace_scoring: Literal["strict", "reference"] = Field("strict", description="Trace scorer.")
 
 
+#: Forced-trace kinds of the intervention stage (chapter 7, ``experiment/intervene.py``).
+INTERVENTION_KINDS = (
+    "own",
+    "gold",
+    "label",
+    "retrieval",
+    "both",
+    "other",
+    "truncated",
+    "filler",
+    "empty",
+)
+
+
 class InterventionConfig(_Frozen):
     """Inference-time interventions on the trace (book chapter 7; ``intervene.py``)."""
 
@@ -145,18 +159,18 @@ class InterventionConfig(_Frozen):
     kinds: list[str] = Field(
         ["own", "gold", "both", "other", "truncated", "filler", "empty"],
         min_length=1,
-        description="Intervention kinds (intervene.KINDS).",
+        description="Intervention kinds (INTERVENTION_KINDS).",
     )
     max_new_tokens: int = Field(24, ge=1, description="Answer budget after the forced trace.")
 
     @field_validator("kinds")
     @classmethod
     def _known_kinds(cls, v: list[str]) -> list[str]:
-        from .experiment.intervene import KINDS
-
-        bad = [k for k in v if k not in KINDS]
+        bad = [k for k in v if k not in INTERVENTION_KINDS]
         if bad:
-            raise ValueError(f"unknown intervention kind(s) {bad}; known: {list(KINDS)}")
+            raise ValueError(
+                f"unknown intervention kind(s) {bad}; known: {list(INTERVENTION_KINDS)}"
+            )
         return v
 
 

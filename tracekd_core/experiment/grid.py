@@ -28,19 +28,6 @@ from .conditions import get_condition
 
 log = logging.getLogger(__name__)
 
-DATA_MODULES = ("records", "datasets", "seeding")
-TRACE_MODULES = ("records", "traces.prompts", "traces.decompose", "traces.corrupt", "seeding")
-GENERATE_MODULES = (
-    "records",
-    "traces.prompts",
-    "students.catalog",
-    "students.render",
-    "students.generate",
-    "students.decode",
-    "students.decode_cache",
-)
-SCORE_MODULES = ("records", "evaluation.parse", "evaluation.score", "evaluation.stats")
-
 
 class GridCellError(TracekdError, RuntimeError):
     """A stage of one grid cell failed; the message names the cell and the stage."""
@@ -68,7 +55,7 @@ def data_dir(root: Path, dc: DataConfig, data_seed: int) -> Path:
     keyed: dict[str, Any] = {
         "data": dump(dc),
         "seed": data_seed,
-        "code": runio.code_fingerprint(*DATA_MODULES),
+        "code": runio.stage_fingerprint("data"),
     }
     if source := source_fingerprint(dc):  # native files' contents (synthetic keys unchanged)
         keyed["source"] = source
@@ -103,7 +90,7 @@ def build_sft(
             "corruption": corruption,
             "template": template,
             "seed": data_seed,
-            "code": runio.code_fingerprint(*TRACE_MODULES),
+            "code": runio.stage_fingerprint("traces"),
         },
         n=8,
     )
@@ -143,7 +130,7 @@ def generate_and_score(
             "quant": "none",
         },
         {"problems": runio.file_sha256(problems_path)},
-        runio.code_fingerprint(*GENERATE_MODULES),
+        runio.stage_fingerprint("generate"),
     )
     gen_dir = runs / "generate" / f"{cell_name}-{gen_key}"
     preds = gen_dir / "predictions.jsonl"
@@ -163,7 +150,7 @@ def generate_and_score(
     score_key = runio.run_key(
         dump(profile.score),
         {"predictions": runio.file_sha256(preds)},
-        runio.code_fingerprint(*SCORE_MODULES),
+        runio.stage_fingerprint("score"),
     )
     score_dir = runs / "score" / f"{cell_name}-{score_key}"
     lock = runio.hold_lock(score_dir)  # noqa: F841 (held until this function returns)
@@ -247,17 +234,6 @@ def _run_cell(
     return cell
 
 
-INTERVENE_MODULES = (
-    "records",
-    "traces.prompts",
-    "students.render",
-    "students.generate",
-    "evaluation.parse",
-    "experiment.intervene",
-    "traces.corrupt",
-)
-
-
 def run_intervention_stage(profile: ProfileConfig, runs: Path, cells: list[Cell]) -> list[dict]:
     """Inference-time interventions (chapter 7) on the trained cells the profile opts in.
 
@@ -277,7 +253,7 @@ def run_intervention_stage(profile: ProfileConfig, runs: Path, cells: list[Cell]
         key = runio.run_key(
             dump(icfg),
             {"predictions": runio.file_sha256(cell.predictions), "adapter": cell.train_dir},
-            runio.code_fingerprint(*INTERVENE_MODULES),
+            runio.stage_fingerprint("interventions"),
         )
         short = cell.student.replace("/", "_")
         d = runs / "interventions" / f"{cell.dataset}-{short}-{cell.condition}-s{cell.seed}-{key}"

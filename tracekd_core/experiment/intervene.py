@@ -29,14 +29,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ..config import GenerateConfig
+from ..config import INTERVENTION_KINDS, GenerateConfig
 from ..evaluation.parse import parse_output
 from ..records import Problem, read_problems, write_jsonl
 from ..runio import atomic_write_json
 
 log = logging.getLogger(__name__)
 
-KINDS = ("own", "gold", "label", "retrieval", "both", "other", "truncated", "filler", "empty")
+KINDS = INTERVENTION_KINDS  # validated by the config
 CORRUPTION_KINDS = ("label", "retrieval", "both")
 
 

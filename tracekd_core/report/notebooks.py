@@ -20,18 +20,6 @@ from ..errors import TracekdError
 
 log = logging.getLogger(__name__)
 
-REPORT_MODULES = (
-    "report.tables",
-    "report.inventory",
-    "report.disconnect",
-    "report.findings",
-    "report.plots",
-    "evaluation.stats",
-    "experiment.conditions",
-    "records",
-    "evaluation.score",
-)
-
 
 class NotebookFailedError(TracekdError, RuntimeError):
     """A notebook of the book raised; the message names the notebook and the cell."""
@@ -79,7 +67,7 @@ def run_notebooks(
     root = Path(root).resolve()
     grid_json = root / runs_root / profile / "grid.json"
     grid_fp = _grid_fingerprint(grid_json) if grid_json.exists() else "no-grid"
-    code_fp = runio.code_fingerprint(*REPORT_MODULES)
+    code_fp = runio.stage_fingerprint("notebooks")
     out_dir = root / runs_root / profile / "notebooks"
     book_nb = Path(book_dir) if Path(book_dir).is_absolute() else root / book_dir
     book_nb = book_nb / "notebooks"
