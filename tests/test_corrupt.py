@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from tracekd_core.errors import ConfigError, RecordError, TraceFormatError, UnknownNameError
-from tracekd_core.records import LABELS, Problem, read_problems
-from tracekd_core.registry import CORRUPTIONS
+from tracekd_core.records import Problem, read_problems
+from tracekd_core.registry import CORRUPTIONS, DATASETS
 from tracekd_core.seeding import derive_rng
 from tracekd_core.traces.corrupt import (
     CorruptedTrace,
@@ -49,7 +49,7 @@ def test_verifiably_wrong_and_answer_kept(problems, name, seed):
         assert isinstance(t, CorruptedTrace)
         gold_set = set(p.support_text)
         if name in ("label", "both"):
-            assert t.label != p.label and t.label in LABELS[p.dataset]
+            assert t.label != p.label and t.label in DATASETS.get(p.dataset).labels
         if name in ("retrieval", "both", "swap"):
             assert set(t.support_text) != gold_set
         if name == "label":
@@ -122,7 +122,7 @@ def test_wrong_label_is_uniform_over_the_others(problems):
     p = next(p for p in problems if p.dataset == "cotemp")
     rng = random.Random(0)
     counts = Counter(wrong_label(p, rng) for _ in range(600))
-    assert set(counts) == set(LABELS["cotemp"]) - {p.label}
+    assert set(counts) == set(DATASETS.get("cotemp").labels) - {p.label}
     assert min(counts.values()) > 150  # each of the 3 others has expectation 200
 
 

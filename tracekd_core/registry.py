@@ -13,8 +13,8 @@ Example
 ...     return "#f00"
 >>> reg.get("red")()
 '#f00'
->>> reg.names()
-['red']
+>>> reg.names(), reg.in_order()
+(['red'], ['red'])
 """
 
 from __future__ import annotations
@@ -87,6 +87,11 @@ class Registry(Generic[T]):
         """Sorted names of every registered entry."""
         self._load()
         return sorted(self._entries)
+
+    def in_order(self) -> list[str]:
+        """Names in registration order (the paper's order for the built-in datasets)."""
+        self._load()
+        return list(self._entries)
 
     def __contains__(self, name: object) -> bool:
         self._load()

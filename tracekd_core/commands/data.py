@@ -11,7 +11,7 @@ import argparse
 import time
 from collections import Counter
 
-DATASET_NAMES = ("cotemp", "babi", "marco")
+from ..registry import DATASETS
 
 
 def register(sub: argparse._SubParsersAction, bench: argparse._SubParsersAction) -> None:
@@ -20,7 +20,7 @@ def register(sub: argparse._SubParsersAction, bench: argparse._SubParsersAction)
     verbs = data.add_subparsers(dest="data_command", required=True)
 
     make = verbs.add_parser("make", help="Generate or load problems and write problems.jsonl.")
-    make.add_argument("--dataset", required=True, choices=DATASET_NAMES)
+    make.add_argument("--dataset", required=True, choices=DATASETS.names())
     make.add_argument(
         "--source",
         default="synthetic",
@@ -160,7 +160,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     from ..runio import atomic_write_json, package_version
 
     rows = []
-    for name in DATASET_NAMES:
+    for name in DATASETS.in_order():
         n_train = round(0.8 * args.n)
         cfg = DataConfig(dataset=name, n_train=n_train, n_test=args.n - n_train)
         t0 = time.perf_counter()

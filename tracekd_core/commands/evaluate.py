@@ -219,7 +219,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 def bench_items(n: int, seed: int = 0) -> tuple[list, list[dict]]:
     """``n`` synthetic CoTemp-like problems and varied outputs (ok, wrong, vanilla, truncated)."""
-    from ..records import LABELS, Problem
+    from ..datasets.cotemp import LABELS
+    from ..records import Problem
     from ..seeding import derive_rng
 
     rng = derive_rng(seed, "bench", "score")
@@ -233,7 +234,7 @@ def bench_items(n: int, seed: int = 0) -> tuple[list, list[dict]]:
             for j, r in enumerate(roles)
         ]
         gold = rng.randrange(1, 12)
-        label = LABELS["cotemp"][i % 4]
+        label = LABELS[i % 4]
         problems.append(
             Problem(
                 id=f"bench-{i}",
@@ -250,7 +251,7 @@ def bench_items(n: int, seed: int = 0) -> tuple[list, list[dict]]:
         )
         pick = gold if rng.random() < 0.6 else rng.randrange(12)
         trace = (
-            f"{head}{rng.choice(LABELS['cotemp'])}.\nI need to use the following facts to "
+            f"{head}{rng.choice(LABELS)}.\nI need to use the following facts to "
             f"answer the question: {[facts[pick]]!r}"
         )
         kind = rng.random()

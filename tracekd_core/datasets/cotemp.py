@@ -32,8 +32,9 @@ from pathlib import Path
 
 from ..config import DataConfig
 from ..errors import DatasetFormatError
-from ..records import LABELS, Problem, read_text
+from ..records import Problem, read_text
 from ..seeding import derive_rng
+from .spec import INSTRUCTION
 from .split import sample_stratified, split_per_group
 
 log = logging.getLogger(__name__)
@@ -456,7 +457,7 @@ def finish(problems: list[Problem], cfg: DataConfig, seed: int) -> list[Problem]
 def load_folder(folder: Path, cfg: DataConfig, seed: int) -> list[Problem]:
     """Load every ``{relation}.json`` present in ``folder`` (at least one), split and cap."""
     problems: list[Problem] = []
-    for rel in LABELS["cotemp"]:
+    for rel in LABELS:
         path = Path(folder) / f"{rel}.json"
         if path.exists():
             rows, skipped = read_relation_file(path, rel)
@@ -480,8 +481,25 @@ def load_hub(cfg: DataConfig, seed: int) -> list[Problem]:  # pragma: no cover -
     from huggingface_hub import hf_hub_download
 
     paths = [
-        hf_hub_download("Warrieryes/CotempQA", f"{rel}.json", repo_type="dataset")
-        for rel in LABELS["cotemp"]
+        hf_hub_download("Warrieryes/CotempQA", f"{rel}.json", repo_type="dataset") for rel in LABELS
     ]
     folder = Path(paths[0]).parent
     return load_folder(folder, cfg, seed)
+
+
+# --------------------------------------------------------------- the dataset's entry (spec.py)
+
+#: The gold classification-step labels: the temporal relation of the two events (section 2.1).
+LABELS = ("equal", "overlap", "during", "mix")
+LABEL_SENTENCE = "The temporal relation between the event in question and the event in context is: "
+RETRIEVAL_SENTENCE = "I need to use the following facts to answer the question: "
+
+
+def user_prompt(p: Problem) -> str:
+    """The user turn: the facts as a list repr, then the question."""
+    return f"{INSTRUCTION}{p.context!r}\nQuestion: {p.question} Only return the answer.\n"
+
+
+def answer_format(p: Problem) -> str:
+    """CoTemp targets write the whole gold list as a list repr (PAPER_NOTES 2.1)."""
+    return repr(list(p.answers))

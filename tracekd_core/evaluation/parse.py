@@ -40,8 +40,7 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from ..records import LABELS
-from ..registry import PARSERS
+from ..registry import DATASETS, PARSERS
 
 log = logging.getLogger(__name__)
 
@@ -108,8 +107,8 @@ class ParsedOutput:
     trace : str or None
         Text inside the think block (``None`` when there is no trace).
     label_step : str or None
-        The stated label: the canonical label of ``records.LABELS[dataset]`` when it matches
-        (case-insensitive), else the stated text; ``None`` when no label sentence was found.
+        The stated label: the canonical label of the dataset (``DatasetSpec.labels``) when it
+        matches (case-insensitive), else the stated text; ``None`` when no label sentence was found.
     retrieval_step : list of str or None
         The stated context items; ``None`` when no retrieval sentence was found.
     answer : str or None
@@ -196,7 +195,8 @@ def match_label(stated: str, dataset: str) -> str:
     'sometimes'
     """
     text = stated.strip().rstrip(".").strip().strip("'\"*`").strip()
-    by_lower = {lab.lower(): lab for lab in LABELS.get(dataset, ())}
+    labels = DATASETS.get(dataset).labels if dataset in DATASETS else ()
+    by_lower = {lab.lower(): lab for lab in labels}
     if text.lower() in by_lower:
         return by_lower[text.lower()]
     first = text.split()[0].strip(".,;:'\"*`").lower() if text.split() else ""

@@ -39,8 +39,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from ..errors import ConfigError, RecordError, TraceFormatError
-from ..records import LABELS, Problem
-from ..registry import CORRUPTIONS
+from ..records import Problem
+from ..registry import CORRUPTIONS, DATASETS
 from ..seeding import derive_rng
 from .decompose import StatedTrace, anchor_index
 
@@ -97,7 +97,7 @@ def wrong_label(problem: Problem, rng: random.Random) -> str:
     >>> wrong_label(p, random.Random(0)) in {"overlap", "during", "mix"}
     True
     """
-    return rng.choice([x for x in LABELS[problem.dataset] if x != problem.label])
+    return rng.choice([x for x in DATASETS.get(problem.dataset).labels if x != problem.label])
 
 
 def _mentions(text: str, answers: Sequence[str]) -> bool:

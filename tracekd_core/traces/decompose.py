@@ -33,6 +33,7 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
+from ..datasets import spec_field
 from ..errors import ConfigError, RecordError
 from ..records import Problem
 from ..registry import SFT_KINDS, TRACE_TEMPLATES
@@ -50,30 +51,15 @@ THINK_ANSWER_SEP = " "
 #: Ends the label sentence (the reference's ".\n"); the retrieval sentence follows directly.
 LABEL_END = ".\n"
 
-_CATEGORY = (
-    "The category of the question represents what is being asked in that question. "
-    "The category of the question asked is: "
-)
-#: Label-sentence prefix per dataset; the sentence is prefix + label + LABEL_END.
-LABEL_SENTENCE: dict[str, str] = {
-    "cotemp": "The temporal relation between the event in question and the event in context is: ",
-    "babi": _CATEGORY,
-    "marco": _CATEGORY,
-}
-#: Retrieval-sentence prefix per dataset; the sentence is prefix + repr(list of support texts).
-RETRIEVAL_SENTENCE: dict[str, str] = {
-    "cotemp": "I need to use the following facts to answer the question: ",
-    "babi": "I need to use the following text to answer the question: ",
-    "marco": "I need to use the following text to answer the question: ",
-}
-
-#: How the gold answer is written per dataset: CoTemp the list repr of the whole gold list,
-#: bAbI/MARCO the bare first answer (PAPER_NOTES 2.1-2.3).
-ANSWER_FORMATS: dict[str, Callable[[Problem], str]] = {
-    "cotemp": lambda p: repr(list(p.answers)),
-    "babi": lambda p: p.answers[0],
-    "marco": lambda p: p.answers[0],
-}
+#: Label-sentence prefix per dataset (``DatasetSpec.label_sentence``); the sentence is
+#: prefix + label + LABEL_END.
+LABEL_SENTENCE = spec_field("label_sentence")
+#: Retrieval-sentence prefix per dataset (``DatasetSpec.retrieval_sentence``); the sentence is
+#: prefix + repr(list of support texts).
+RETRIEVAL_SENTENCE = spec_field("retrieval_sentence")
+#: How the gold answer is written per dataset (``DatasetSpec.answer_format``): CoTemp the list
+#: repr of the whole gold list, bAbI/MARCO the bare first answer (PAPER_NOTES 2.1-2.3).
+ANSWER_FORMATS = spec_field("answer_format")
 
 
 def answer_text(problem: Problem) -> str:

@@ -15,17 +15,18 @@ User turns follow PAPER_NOTES 2.1-2.3 exactly:
 * MARCO: ``Answer the question based on the context:\\n{passages list repr}\\nQuestion: {query}
   \\nOnly return the answer.\\n``
 
-A new dataset is one entry in ``USER_TEMPLATES``; a new system message one entry in
+Each dataset's user turn is its ``DatasetSpec.user_prompt`` (defined in its module under
+``datasets/``, looked up in ``registry.DATASETS``); a new system message is one entry in
 ``SYSTEM_PROMPTS``.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 
 from ..errors import ConfigError
 from ..records import Problem
+from ..registry import DATASETS
 
 log = logging.getLogger(__name__)
 
@@ -46,29 +47,6 @@ REFERENCE_SYSTEM_PROMPT = (
 SYSTEM_PROMPTS: dict[str, str] = {
     "neutral": NEUTRAL_SYSTEM_PROMPT,
     "reference": REFERENCE_SYSTEM_PROMPT,
-}
-
-INSTRUCTION = "Answer the question based on the context:\n"
-
-
-def _cotemp_user(p: Problem) -> str:
-    return f"{INSTRUCTION}{p.context!r}\nQuestion: {p.question} Only return the answer.\n"
-
-
-def _babi_user(p: Problem) -> str:
-    story = "\n".join(p.context)
-    return f"{INSTRUCTION}{story}\nQuestion: {p.question} Only return the answer.\n"
-
-
-def _marco_user(p: Problem) -> str:
-    return f"{INSTRUCTION}{p.context!r}\nQuestion: {p.question}\nOnly return the answer.\n"
-
-
-#: Per-dataset user-turn builders (a new dataset = one entry).
-USER_TEMPLATES: dict[str, Callable[[Problem], str]] = {
-    "cotemp": _cotemp_user,
-    "babi": _babi_user,
-    "marco": _marco_user,
 }
 
 
@@ -125,7 +103,7 @@ def user_prompt(problem: Problem) -> str:
     Raises
     ------
     ConfigError
-        If ``problem.dataset`` has no entry in ``USER_TEMPLATES``.
+        If ``problem.dataset`` is not a registered dataset.
 
     Examples
     --------
@@ -143,14 +121,12 @@ def user_prompt(problem: Problem) -> str:
     John moved to the garden.
     Question: Where is Mary? Only return the answer.
     """  # noqa: E501
-    try:
-        build = USER_TEMPLATES[problem.dataset]
-    except KeyError:
+    if problem.dataset not in DATASETS:
         raise ConfigError(
             f"problem {problem.id!r}: no user prompt for dataset {problem.dataset!r}; known: "
-            f"{sorted(USER_TEMPLATES)}. Add a builder to prompts.USER_TEMPLATES."
-        ) from None
-    return build(problem)
+            f"{DATASETS.names()}. Register the dataset's DatasetSpec in datasets/__init__.py."
+        )
+    return DATASETS.get(problem.dataset).user_prompt(problem)
 
 
 def prompt_messages(
