@@ -20,7 +20,8 @@ from tracekd_core.traces.corrupt import (
     swap_donors,
     wrong_label,
 )
-from tracekd_core.traces.decompose import StatedTrace, build_sft_examples
+from tracekd_core.traces.decompose import build_sft_examples
+from tracekd_core.traces.stated import StatedTrace
 
 FIX = Path(__file__).parent / "fixtures" / "problems"
 NAMES = ("label", "retrieval", "both", "swap")
@@ -217,8 +218,8 @@ def test_corrupted_retrieval_never_states_the_anchor():
     """The question's own event fact is not a distractor (issue 9: 57.5% of synthetic ones)."""
     from tracekd_core.config import DataConfig
     from tracekd_core.datasets import make_problems
+    from tracekd_core.datasets.cotemp import anchor_index
     from tracekd_core.traces.corrupt import corrupt_all
-    from tracekd_core.traces.decompose import anchor_index
 
     cfg = DataConfig(dataset="cotemp", source="synthetic", n_train=60, n_test=1, n_distractors=3)
     probs = [p for p in make_problems(cfg, seed=0) if p.split == "train"]

@@ -34,6 +34,7 @@ from ..config import DataConfig
 from ..errors import DatasetFormatError
 from ..records import Problem, read_text
 from ..seeding import derive_rng
+from ..text import normalize_text
 from .spec import INSTRUCTION
 from .split import sample_stratified, split_per_group
 
@@ -503,3 +504,31 @@ def user_prompt(p: Problem) -> str:
 def answer_format(p: Problem) -> str:
     """CoTemp targets write the whole gold list as a list repr (PAPER_NOTES 2.1)."""
     return repr(list(p.answers))
+
+
+def anchor_index(problem: Problem) -> int | None:
+    """Index of the question's own event fact (the CoTemp *anchor*), or None.
+
+    The synthetic generator records it (``meta["anchor"]``); on real CoTemp it is the first
+    non-support fact whose subject and object are both named in the question. bAbI and MARCO
+    have no anchor. The anchor is never answer-bearing: the answers co-occur with it.
+
+    Examples
+    --------
+    >>> p = Problem(id="a", dataset="cotemp", split="test", label="equal", support=[1],
+    ...     question="While Ann worked for Acme, which school did Ann attend?",
+    ...     context=["Ann works for Acme from 2001 to 2003.", "Ann attended Uni in 2002."],
+    ...     answers=["Uni"], meta={"triple_element": "S1_R2_O2"})
+    >>> anchor_index(p)
+    0
+    """
+    if problem.dataset != "cotemp":
+        return None
+    if isinstance(problem.meta.get("anchor"), int):
+        return problem.meta["anchor"]
+    q = f" {normalize_text(problem.question)} "
+    for i, text in enumerate(problem.context):
+        f = parse_fact(text) if i not in problem.support else None
+        if f and all(f" {normalize_text(x)} " in q for x in (f.subject, f.object)):
+            return i
+    return None

@@ -42,7 +42,7 @@ def _solve(problem: Problem) -> list[str]:
 
 def covered(problem: Problem) -> bool:
     """Whether the dataset's solver reproduces the gold answer from the gold support."""
-    from .strict import normalize_text
+    from ..text import normalize_text
 
     derived = _solve(problem)
     gold = problem.answers if problem.dataset == "cotemp" else problem.answers[:1]

@@ -37,7 +37,6 @@ from .parse import ParsedOutput, parse_output
 from .stats import STEPS, chi2_2x2, conditional_accuracy, is_unevaluated, rate, two_by_two
 
 # Re-exported (defined here before evaluation/strict.py existed; tests and docs import them).
-from .strict import cotemp_entities, normalize_text, rouge_l, token_prf  # noqa: F401
 
 log = logging.getLogger(__name__)
 

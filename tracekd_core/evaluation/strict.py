@@ -15,33 +15,13 @@ Trace
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from collections import Counter
-from functools import lru_cache
 
+from ..datasets.cotemp import anchor_index
 from ..records import Problem
-from ..traces.decompose import anchor_index
+from ..text import normalize_text
 from . import reference as ref
 from .parse import ParsedOutput
-
-_NON_WORD = re.compile(r"[^\w\s]|_")
-_ARTICLES = re.compile(r"\b(a|an|the)\b")
-
-
-@lru_cache(maxsize=500_000)
-def normalize_text(text: str) -> str:
-    """NFKC, lower-case, delete punctuation/symbols, drop articles, collapse whitespace.
-
-    SQuAD-style; "F.C." becomes "fc" (deleted, not replaced by a space, as in the reference).
-
-    Examples
-    --------
-    >>> normalize_text("The  Sevilla F.C.\\xa0Club")
-    'sevilla fc club'
-    """
-    s = _NON_WORD.sub("", unicodedata.normalize("NFKC", text).lower())
-    return " ".join(_ARTICLES.sub(" ", s).split())
 
 
 def token_prf(pred: str, gold: str) -> tuple[float, float, float]:

@@ -122,7 +122,7 @@ def _score(problem: Problem, text: str) -> tuple[str | None, bool]:
 
 
 def _norm(answer: str | None) -> str:
-    from ..evaluation.strict import normalize_text
+    from ..text import normalize_text
 
     return normalize_text(answer or "")
 

@@ -16,7 +16,7 @@ import pandas as pd
 from ..errors import TraceFormatError
 from ..records import Problem, iter_jsonl, read_problems
 from ..traces.corrupt import check_corrupted as check_one
-from ..traces.decompose import StatedTrace
+from ..traces.stated import StatedTrace
 
 
 def load_problems(cells: pd.DataFrame) -> pd.DataFrame:

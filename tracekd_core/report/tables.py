@@ -357,9 +357,9 @@ def corruption_relevance_table(
     problem's own context (``swap`` states another problem's facts); ``states_anchor`` = share
     stating the CoTemp anchor (the question's own event fact; 0 by construction).
     """
+    from ..datasets.cotemp import anchor_index
     from ..records import read_problems
     from ..traces.corrupt import corrupt_all
-    from ..traces.decompose import anchor_index
 
     rows = []
     for path in sorted(set(cells["problems"])):

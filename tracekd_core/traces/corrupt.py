@@ -38,11 +38,12 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from ..datasets.cotemp import anchor_index
 from ..errors import ConfigError, RecordError, TraceFormatError
 from ..records import Problem
 from ..registry import CORRUPTIONS, DATASETS
 from ..seeding import derive_rng
-from .decompose import StatedTrace, anchor_index
+from .stated import StatedTrace
 
 log = logging.getLogger(__name__)
 
@@ -111,7 +112,7 @@ def _mentions(text: str, answers: Sequence[str]) -> bool:
 def distractors(problem: Problem, rng: random.Random) -> list[int]:
     """Indices of ``len(support)`` random non-supporting context items (sorted; maybe empty).
 
-    Never the CoTemp anchor (the question's own event fact, ``decompose.anchor_index``): a
+    Never the CoTemp anchor (the question's own event fact, ``datasets.cotemp.anchor_index``): a
     corrupted retrieval step stating the anchor would state a fact the question itself names.
 
     Examples

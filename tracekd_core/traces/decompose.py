@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 from tqdm.auto import tqdm
@@ -37,12 +37,10 @@ from ..datasets import spec_field
 from ..errors import ConfigError, RecordError
 from ..records import Problem
 from ..registry import SFT_KINDS, TRACE_TEMPLATES
+from .corrupt import corrupt_all
 from .prompts import prompt_messages
-
-# The record contract and the tags its spans are checked against live in sft.py; they are
-# re-exported here so ``from tracekd_core.traces.decompose import read_sft`` keeps working.
-from .sft import ANSWER_CLOSE, ANSWER_OPEN, THINK_CLOSE, THINK_OPEN, validate_sft
-from .sft import read_sft as read_sft
+from .sft import validate_sft
+from .stated import ANSWER_CLOSE, ANSWER_OPEN, THINK_CLOSE, THINK_OPEN, StatedTrace
 
 log = logging.getLogger(__name__)
 
@@ -74,47 +72,6 @@ def answer_text(problem: Problem) -> str:
     "['B', 'C']"
     """
     return ANSWER_FORMATS[problem.dataset](problem)
-
-
-def gold_trace(problem: Problem) -> tuple[str, list[int]]:
-    """The gold decomposition ``(label, support)`` of ``problem`` (attached by the loaders).
-
-    Examples
-    --------
-    >>> p = Problem(id="c", dataset="cotemp", split="train", question="Q?",
-    ...             context=["A works for B.", "A works for C."], answers=["B"],
-    ...             label="equal", support=[0])
-    >>> gold_trace(p)
-    ('equal', [0])
-    """
-    return problem.label, list(problem.support)
-
-
-@dataclass(frozen=True)
-class StatedTrace:
-    """What a trace *states* (gold or not), checkable against the problem's gold.
-
-    Parameters
-    ----------
-    label : str or None
-        Stated classification label (``None``: no label sentence).
-    support : list of int or None
-        Indices into *this* problem's context of the stated support (``None`` when there is no
-        retrieval sentence, or when the texts come from another problem: ``swap``).
-    support_text : list of str or None
-        The stated support texts (``None``: no retrieval sentence).
-    swapped_from : str or None
-        Id of the donor problem for ``swap``.
-    """
-
-    label: str | None
-    support: list[int] | None
-    support_text: list[str] | None
-    swapped_from: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        """The ``trace`` field of an SFT record."""
-        return asdict(self)
 
 
 @dataclass(frozen=True)
@@ -188,37 +145,6 @@ class TraceTemplate:
 TRACE_TEMPLATES.add("reference", TraceTemplate("reference", LABEL_SENTENCE, RETRIEVAL_SENTENCE))
 
 
-def anchor_index(problem: Problem) -> int | None:
-    """Index of the question's own event fact (the CoTemp *anchor*), or None.
-
-    The synthetic generator records it (``meta["anchor"]``); on real CoTemp it is the first
-    non-support fact whose subject and object are both named in the question. bAbI and MARCO
-    have no anchor. The anchor is never answer-bearing: the answers co-occur with it.
-
-    Examples
-    --------
-    >>> p = Problem(id="a", dataset="cotemp", split="test", label="equal", support=[1],
-    ...     question="While Ann worked for Acme, which school did Ann attend?",
-    ...     context=["Ann works for Acme from 2001 to 2003.", "Ann attended Uni in 2002."],
-    ...     answers=["Uni"], meta={"triple_element": "S1_R2_O2"})
-    >>> anchor_index(p)
-    0
-    """
-    if problem.dataset != "cotemp":
-        return None
-    if isinstance(problem.meta.get("anchor"), int):
-        return problem.meta["anchor"]
-    from ..datasets.cotemp import parse_fact
-    from ..evaluation.strict import normalize_text
-
-    q = f" {normalize_text(problem.question)} "
-    for i, text in enumerate(problem.context):
-        f = parse_fact(text) if i not in problem.support else None
-        if f and all(f" {normalize_text(x)} " in q for x in (f.subject, f.object)):
-            return i
-    return None
-
-
 # --------------------------------------------------------------------------- SFT kinds
 
 
@@ -250,8 +176,6 @@ def _correct(problems, corruption, seed) -> list[StatedTrace]:
 
 
 def _incorrect(problems, corruption, seed) -> list[StatedTrace]:
-    from .corrupt import corrupt_all  # corrupt imports this module
-
     return list(corrupt_all(problems, corruption or "both", seed=seed))
 
 

@@ -24,13 +24,13 @@ from typing import TYPE_CHECKING, Any
 from ..errors import RecordError, TraceFormatError
 from ..records import Problem, read_unique_jsonl
 from ..registry import CORRUPTIONS, SFT_KINDS
+from .corrupt import check_corrupted
 from .prompts import user_prompt
+from .stated import ANSWER_CLOSE, ANSWER_OPEN, THINK_CLOSE, THINK_OPEN, StatedTrace, gold_trace
 
 if TYPE_CHECKING:
     from .decompose import SftKind
 
-THINK_OPEN, THINK_CLOSE = "<think>", "</think>"
-ANSWER_OPEN, ANSWER_CLOSE = "<answer>", "</answer>"
 
 SFT_KEYS = ("id", "kind", "corruption", "messages", "spans", "trace")
 TRACE_KEYS = ("label", "support", "support_text", "swapped_from")
@@ -200,10 +200,6 @@ def validate_sft(
             raise fmt(f"stated support {stext!r} does not occur (as a list repr) in {think!r}.")
 
     if problem is not None:
-        # Lazy: decompose (SFT kinds, StatedTrace) and corrupt both import this module.
-        from .corrupt import check_corrupted
-        from .decompose import StatedTrace, gold_trace
-
         if problem.id != record["id"]:
             raise bad("id", record["id"], f"Record belongs to problem {problem.id!r}.")
         gold = problem.answers[0]
