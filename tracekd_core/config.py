@@ -21,8 +21,8 @@ from pydantic import (
     model_validator,
 )
 
-from .errors import ConfigError
-from .registry import DATASETS
+from .errors import ConfigError, UnknownNameError
+from .registry import CONDITIONS, CORRUPTIONS, DATASETS
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -216,8 +216,6 @@ class ProfileConfig(_Frozen):
     @model_validator(mode="after")
     def _known_names(self) -> ProfileConfig:
         """Every condition and corruption name resolves now, not after some cells ran."""
-        from .errors import UnknownNameError
-        from .registry import CONDITIONS, CORRUPTIONS
 
         try:
             corruptions = {self.trace.corruption}

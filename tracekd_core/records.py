@@ -5,13 +5,11 @@ formats, so they are validated at every boundary. Paper section 2 (rule-based de
 each problem carries its gold classification label and its gold retrieval support.
 
 Problem record::
-
     {"id": str, "dataset": "cotemp"|"babi"|"marco", "split": "train"|"test",
      "question": str, "context": [str, ...], "answers": [str, ...], "label": str,
      "support": [int, ...], "meta": {...}}
 
 SFT example record (written by ``tracekd traces``)::
-
     {"id": str, "kind": "none"|"label_only"|"correct"|"incorrect", "corruption": str|null,
      "messages": [{"role": "system"|"user"|"assistant", "content": str}, ...],
      "spans": {"trace": [start, end] | null, "answer": [start, end]},
@@ -34,6 +32,7 @@ from typing import Any, TypeVar
 
 from .errors import RecordError
 from .registry import DATASETS
+from .runio import atomic_write_text
 
 log = logging.getLogger(__name__)
 
@@ -323,7 +322,6 @@ def read_problems(path: str | Path) -> list[Problem]:
 
 def write_jsonl(path: str | Path, rows: Iterable[dict[str, Any]]) -> int:
     """Atomically write dicts as JSON lines; return the number of rows."""
-    from .runio import atomic_write_text
 
     lines = [json.dumps(r, ensure_ascii=False) for r in rows]
     atomic_write_text(path, "".join(line + "\n" for line in lines))

@@ -23,6 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from . import codekeys
+from .cpu import describe
+from .errors import RunLockedError
 
 log = logging.getLogger(__name__)
 
@@ -218,6 +220,18 @@ def run_key(config: dict[str, Any], data_hashes: dict[str, str] | None, code_ver
     return stable_hash({"config": config, "data": data_hashes or {}, "code": code_version})
 
 
+def profile_dir(root: str | Path, profile: str, runs_root: str | Path = "runs") -> Path:
+    """``<root>/<runs_root>/<profile>/``: the one place the run-folder layout is spelled.
+
+    It holds ``profile.json``, ``grid.json`` and one folder per stage (``train/``,
+    ``generate/``, ``score/``, ``interventions/``, ``notebooks/``).
+
+    >>> profile_dir("/x", "smoke").as_posix()
+    '/x/runs/smoke'
+    """
+    return Path(root) / runs_root / profile
+
+
 def run_dir(
     root: str | Path,
     experiment: str,
@@ -270,8 +284,6 @@ def base_manifest(
 
 
 def _cpu_description() -> dict[str, Any]:
-    from .cpu import describe
-
     return describe()
 
 
@@ -321,8 +333,6 @@ def locked(
     'run/.lock'
     """
     from filelock import FileLock, Timeout
-
-    from .errors import RunLockedError
 
     path = lock_path(target, file=file)
     path.parent.mkdir(parents=True, exist_ok=True)

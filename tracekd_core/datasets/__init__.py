@@ -24,6 +24,7 @@ from ..config import DataConfig
 from ..errors import RecordError
 from ..records import Problem, validate_problem
 from ..registry import DATASETS
+from ..runio import file_sha256
 from . import babi, cotemp, marco, synth_babi, synth_cotemp, synth_marco
 from .spec import DatasetSpec
 
@@ -103,8 +104,6 @@ def source_fingerprint(cfg: DataConfig) -> dict[str, str]:
     {}
     """
     from pathlib import Path
-
-    from ..runio import file_sha256
 
     if cfg.source == "synthetic":
         return {}

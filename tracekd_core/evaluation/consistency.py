@@ -24,15 +24,16 @@ import logging
 from dataclasses import replace
 from typing import Any
 
+from ..datasets import solve
 from ..records import Problem
+from ..text import normalize_text
 from .parse import ParsedOutput
+from .strict import _answer
 
 log = logging.getLogger(__name__)
 
 
 def _solve(problem: Problem) -> list[str]:
-    from ..datasets import solve
-
     try:
         return [a for a in solve(problem) if str(a).strip()]
     except Exception as e:  # a solver fed a student's facts may meet any shape  # noqa: BLE001
@@ -42,7 +43,6 @@ def _solve(problem: Problem) -> list[str]:
 
 def covered(problem: Problem) -> bool:
     """Whether the dataset's solver reproduces the gold answer from the gold support."""
-    from ..text import normalize_text
 
     derived = _solve(problem)
     gold = problem.answers if problem.dataset == "cotemp" else problem.answers[:1]
@@ -90,7 +90,6 @@ def consistency(problem: Problem, parsed: ParsedOutput | None) -> dict[str, Any]
     >>> consistency(p, follows)["consistent"]
     True
     """
-    from .strict import _answer
 
     none = {"consistent": None, "derived": None}
     if parsed is None or parsed.answer is None:

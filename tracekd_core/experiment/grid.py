@@ -23,8 +23,13 @@ from tqdm.auto import tqdm
 
 from .. import runio
 from ..config import DataConfig, ProfileConfig, dump, profile_students
-from ..errors import TracekdError
+from ..datasets import make_problems, source_fingerprint
+from ..errors import EmptyInputError, InconsistentRunError, RecordError, TracekdError
+from ..evaluation.score import read_predictions, score_run
+from ..records import read_problems, write_jsonl, write_problems
+from ..traces.decompose import build_sft_examples
 from .conditions import get_condition
+from .intervene import intervene
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +55,6 @@ class Cell:
 
 def data_dir(root: Path, dc: DataConfig, data_seed: int) -> Path:
     """``data/derived/<hash>/`` of one dataset config (hash of config, seed and data code)."""
-    from ..datasets import source_fingerprint
 
     keyed: dict[str, Any] = {
         "data": dump(dc),
@@ -65,8 +69,6 @@ def data_dir(root: Path, dc: DataConfig, data_seed: int) -> Path:
 
 def build_problems(root: Path, dc: DataConfig, data_seed: int) -> Path:
     """Generate or load the problems of ``dc`` once; return the path of ``problems.jsonl``."""
-    from ..datasets import make_problems
-    from ..records import write_problems
 
     d = data_dir(root, dc, data_seed)
     lock = runio.hold_lock(d)  # noqa: F841 (data folders are shared by profiles)
@@ -81,8 +83,6 @@ def build_sft(
     problems_path: Path, kind: str, corruption: str | None, template: str, data_seed: int
 ) -> Path:
     """Write the SFT file of one (kind, corruption) beside the problems; return its path."""
-    from ..records import read_problems, write_jsonl
-    from ..traces.decompose import build_sft_examples
 
     key = runio.stable_hash(
         {
@@ -116,11 +116,9 @@ def generate_and_score(
     cell_name: str,
 ) -> tuple[Path, Path]:
     """Generate on the test split (resumable) and score; return (predictions, score_dir)."""
-    from ..evaluation.score import score_run
-    from ..records import read_problems
     from ..students.generate import generate
 
-    runs = root / profile.runs_root / profile.name
+    runs = runio.profile_dir(root, profile.name, profile.runs_root)
     gen_key = runio.run_key(
         {
             "student": student,
@@ -138,8 +136,6 @@ def generate_and_score(
         if not runio.is_done(gen_dir):
             test = [p for p in read_problems(problems_path) if p.split == "test"]
             if not test:
-                from ..errors import EmptyInputError
-
                 raise EmptyInputError(
                     f"{problems_path}: the test split is empty, so cell {cell_name} has nothing "
                     "to generate. Raise the dataset's n_test (or n) in the profile."
@@ -175,8 +171,6 @@ def check_done_predictions(gen_dir: Path, preds: Path) -> None:
     InconsistentRunError
         Naming the folder to delete (the next run regenerates it).
     """
-    from ..errors import InconsistentRunError, RecordError
-    from ..evaluation.score import read_predictions
 
     fix = f"Delete the folder {gen_dir} and re-run: it will be generated again."
     if not preds.is_file():
@@ -240,7 +234,6 @@ def run_intervention_stage(profile: ProfileConfig, runs: Path, cells: list[Cell]
     One content-addressed folder per cell under ``runs/<profile>/interventions/`` with
     ``items.jsonl``, ``summary.json`` and a ``DONE`` marker; returns index entries.
     """
-    from .intervene import intervene
 
     icfg = profile.interventions
     if not icfg.enabled:
@@ -292,7 +285,7 @@ def run_grid(profile: ProfileConfig, root: str | Path = ".") -> Path:
     RunLockedError
         Another process is running the same profile on the same root.
     """
-    runs = Path(root) / profile.runs_root / profile.name
+    runs = runio.profile_dir(root, profile.name, profile.runs_root)
     runs.mkdir(parents=True, exist_ok=True)
     with runio.locked(runs, wait=False, what=f"profile grid {profile.name!r}"):
         return _run_grid(profile, root)
@@ -314,7 +307,7 @@ def _run_grid(profile: ProfileConfig, root: str | Path = ".") -> Path:
         ``<runs_root>/<profile>/grid.json``: the profile, and one entry per cell.
     """
     root = Path(root)
-    runs = root / profile.runs_root / profile.name
+    runs = runio.profile_dir(root, profile.name, profile.runs_root)
     runs.mkdir(parents=True, exist_ok=True)
     runio.atomic_write_json(runs / "profile.json", dump(profile))  # first action: resolved config
     t_start = time.perf_counter()

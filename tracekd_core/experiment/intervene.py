@@ -30,9 +30,18 @@ from pathlib import Path
 from typing import Any
 
 from ..config import INTERVENTION_KINDS, GenerateConfig
+from ..errors import UnknownNameError
+from ..evaluation.clustered import cluster_bootstrap_rate
 from ..evaluation.parse import parse_output
-from ..records import Problem, read_problems, write_jsonl
+from ..evaluation.score import read_predictions
+from ..evaluation.stats import mcnemar
+from ..evaluation.strict import score_answers
+from ..records import Problem, iter_jsonl, read_problems, write_jsonl
 from ..runio import atomic_write_json
+from ..text import normalize_text
+from ..traces.corrupt import corrupt_all
+from ..traces.decompose import TRACE_TEMPLATES
+from ..traces.prompts import prompt_messages
 
 log = logging.getLogger(__name__)
 
@@ -66,8 +75,6 @@ def forced_traces(
     >>> t["c"]
     {'own': 'x y z w', 'truncated': 'x y', 'filler': '.......', 'empty': ''}
     """
-    from ..traces.corrupt import corrupt_all
-    from ..traces.decompose import TRACE_TEMPLATES
 
     template = TRACE_TEMPLATES.get("reference")
     gold = {p.id: _think_body(template.render(p, p.label, p.support_text).text) for p in problems}
@@ -115,15 +122,11 @@ def forced_text(trace: str) -> str:
 
 
 def _score(problem: Problem, text: str) -> tuple[str | None, bool]:
-    from ..evaluation.strict import score_answers
-
     parsed = parse_output(text, problem.dataset)
     return parsed.answer, bool(score_answers([problem], [parsed])[0]["correct"])
 
 
 def _norm(answer: str | None) -> str:
-    from ..text import normalize_text
-
     return normalize_text(answer or "")
 
 
@@ -143,7 +146,6 @@ def run_interventions(
 
     from ..students.generate import generate_batch
     from ..students.render import render_prompt
-    from ..traces.prompts import prompt_messages
 
     base = {}
     own = {}
@@ -201,8 +203,6 @@ def summarize_interventions(records: list[dict[str, Any]], *, n_boot: int = 1000
     >>> s["n"], s["change_rate"], s["accuracy"], s["baseline_accuracy"], s["mcnemar_b_only"]
     (10, 0.2, 1.0, 0.5, 5)
     """
-    from ..evaluation.clustered import cluster_bootstrap_rate
-    from ..evaluation.stats import mcnemar
 
     out: dict[str, Any] = {"kinds": {}, "n_records": len(records)}
     for kind in dict.fromkeys(r["kind"] for r in records):
@@ -247,14 +247,11 @@ def intervene(
     ``n_problems`` test problems are drawn deterministically (``random.Random(seed)``) when the
     split has more. Writes ``out_dir/items.jsonl`` and ``out_dir/summary.json``.
     """
-    from ..evaluation.score import read_predictions
     from ..students.catalog import resolve_dtype, resolve_spec
     from ..students.generate import load_for_generation
 
     unknown = [k for k in kinds if k not in KINDS]
     if unknown:
-        from ..errors import UnknownNameError
-
         raise UnknownNameError(
             f"intervention kind {unknown[0]!r} is not known; known kinds: {list(KINDS)}. "
             "Fix --kinds or the profile's interventions.kinds."
@@ -288,8 +285,6 @@ def intervene(
 def load_interventions(index: dict[str, Any]):
     """All intervention records of a grid index (``grid.json``), with cell columns attached."""
     import pandas as pd
-
-    from ..records import iter_jsonl
 
     frames = []
     for e in index.get("interventions") or []:

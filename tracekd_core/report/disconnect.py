@@ -14,14 +14,16 @@ type), since pooling is confounded by it; p-values of a table are Holm-adjusted 
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from ..evaluation import stats, stratified
-from ..evaluation.score import read_predictions
+from ..evaluation.clustered import cluster_bootstrap_rate
 from ..experiment.conditions import get_condition
-from ..records import read_problems
+from ..records import iter_jsonl
+from ..registry import TRACE_SCORERS
 
 
 def trace_conditions(items: pd.DataFrame) -> list[str]:
@@ -98,19 +100,23 @@ def _flat(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 def trace_modes_table(cells: pd.DataFrame) -> pd.DataFrame:
     """Whole-trace 2x2 table, chi-square and TT share under strict and reference trace scoring.
 
-    The same predictions are re-scored with each trace scorer (scoring is cheap), so the only
-    difference between the two rows of a cell is the scoring rule.
+    Read from each cell's ``items.jsonl``, which holds every trace scorer's verdict
+    (``trace_correct_<mode>``) beside the answer verdict of the profile's answer mode, so the
+    only difference between the two rows of a cell is the trace scoring rule.
     """
-    from ..evaluation.score import score_items
-
     rows = []
     for cell in cells.itertuples():
         if not get_condition(cell.condition).has_trace:
             continue
-        problems = [p for p in read_problems(cell.problems) if p.split == "test"]
-        preds = read_predictions(cell.predictions)
-        for mode in ("strict", "reference"):
-            items = score_items(problems, preds, trace_scoring=mode)
+        scored = [obj for _, obj in iter_jsonl(Path(cell.score_dir) / "items.jsonl")]
+        for mode in TRACE_SCORERS.names():
+            items = [
+                {
+                    "answer_correct": it["answer_correct"],
+                    "trace_correct": it[f"trace_correct_{mode}"],
+                }
+                for it in scored
+            ]
             t = stats.two_by_two(items, "trace")
             c = stats.chi2_2x2(t, correction=False)
             rows.append(
@@ -170,23 +176,6 @@ def status_table(items: pd.DataFrame) -> pd.DataFrame:
     return wide
 
 
-def generation_health(cells: pd.DataFrame) -> pd.DataFrame:
-    """How many outputs of each cell hit ``max_new_tokens`` (from the predictions files)."""
-    rows = []
-    for cell in cells.itertuples():
-        preds = list(read_predictions(cell.predictions).values())
-        rows.append(
-            {
-                "dataset": cell.dataset,
-                "condition": cell.condition,
-                "seed": cell.seed,
-                "n": len(preds),
-                "hit_max_new_tokens": sum(bool(p.get("hit_max_new_tokens")) for p in preds),
-            }
-        )
-    return pd.DataFrame(rows)
-
-
 def consistency_table(items: pd.DataFrame, n_boot: int = 1000) -> pd.DataFrame:
     """Answer-trace consistency per dataset/student/condition (seeds pooled, clustered CI).
 
@@ -195,7 +184,6 @@ def consistency_table(items: pd.DataFrame, n_boot: int = 1000) -> pd.DataFrame:
     helps; for incorrect-trace students ``1 - rate`` is the share of answers that ignore the
     trace.
     """
-    from ..evaluation.clustered import cluster_bootstrap_rate
 
     if "consistent" not in items:
         return pd.DataFrame()

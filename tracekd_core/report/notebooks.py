@@ -17,6 +17,7 @@ from pathlib import Path
 
 from .. import runio
 from ..errors import TracekdError
+from .tables import build_stamp
 
 log = logging.getLogger(__name__)
 
@@ -65,10 +66,11 @@ def run_notebooks(
     from papermill.exceptions import PapermillExecutionError
 
     root = Path(root).resolve()
-    grid_json = root / runs_root / profile / "grid.json"
+    runs = runio.profile_dir(root, profile, runs_root)
+    grid_json = runs / "grid.json"
     grid_fp = _grid_fingerprint(grid_json) if grid_json.exists() else "no-grid"
     code_fp = runio.stage_fingerprint("notebooks")
-    out_dir = root / runs_root / profile / "notebooks"
+    out_dir = runs / "notebooks"
     book_nb = Path(book_dir) if Path(book_dir).is_absolute() else root / book_dir
     book_nb = book_nb / "notebooks"
     _writable(book_nb, book_nb.mkdir, parents=True, exist_ok=True)
@@ -119,7 +121,6 @@ def assemble_docs(
 ) -> list[Path]:
     """Copy the reference pages (``docs/*.md``) into ``book/reference/``, each stamped with the
     package version, git SHA and profile of the build (below its title)."""
-    from .tables import build_stamp
 
     root = Path(root)
     dest = root / book_dir / "reference"

@@ -17,9 +17,13 @@ import pandas as pd
 
 from .. import runio
 from ..config import load_profile
+from ..datasets.cotemp import anchor_index
 from ..evaluation import stats
+from ..evaluation.clustered import cluster_bootstrap_rate, paired_pooled, verdict
+from ..evaluation.stratified import holm
 from ..experiment.conditions import get_condition
-from ..records import iter_jsonl
+from ..records import iter_jsonl, read_problems
+from ..traces.corrupt import corrupt_all
 
 
 def build_stamp(profile: str) -> str:
@@ -34,7 +38,7 @@ def load_grid(profile: str, root: str | Path = ".") -> tuple[dict[str, Any], pd.
     """Read ``runs/<profile>/grid.json``: the resolved profile and one row per cell."""
     root = Path(root)
     cfg = load_profile(profile, root / "configs")
-    path = root / cfg.runs_root / cfg.name / "grid.json"
+    path = runio.profile_dir(root, cfg.name, cfg.runs_root) / "grid.json"
     if not path.exists():
         raise FileNotFoundError(f"{path} not found: run `tracekd run --profile {profile}` first.")
     index = json.loads(path.read_text())
@@ -54,23 +58,6 @@ def load_items(cells: pd.DataFrame) -> pd.DataFrame:
         items["seed"] = -1 if pd.isna(cell.seed) else int(cell.seed)
         frames.append(items)
     return pd.concat(frames, ignore_index=True)
-
-
-def load_summaries(cells: pd.DataFrame) -> pd.DataFrame:
-    """``summary.json`` of every cell flattened into columns (one row per cell)."""
-    rows = []
-    for cell in cells.itertuples():
-        s = json.loads((Path(cell.score_dir) / "summary.json").read_text())
-        rows.append(
-            {
-                "dataset": cell.dataset,
-                "student": cell.student,
-                "condition": cell.condition,
-                "seed": -1 if pd.isna(cell.seed) else int(cell.seed),
-                **{k: v for k, v in s.items() if not isinstance(v, dict | list)},
-            }
-        )
-    return pd.DataFrame(rows)
 
 
 def rate_table(items: pd.DataFrame, metric: str, by: list[str]) -> pd.DataFrame:
@@ -210,7 +197,6 @@ def clustered_accuracy_table(
     Seeds are repeated measures of the same problems (``clustered.cluster_bootstrap_rate``
     resamples problems with all their seeds); the per-seed values are shown beside it.
     """
-    from ..evaluation.clustered import cluster_bootstrap_rate
 
     rows = []
     for (ds, student, cond), g in items.groupby(["dataset", "student", "condition"], sort=True):
@@ -253,8 +239,6 @@ def pooled_paired_table(
     as one family (``p_holm``; the primary keeps its raw p). ``verdict`` says "not enough seeds"
     below ``clustered.MIN_SEEDS`` seeds. Conditions absent from the grid are skipped.
     """
-    from ..evaluation.clustered import paired_pooled, verdict
-    from ..evaluation.stratified import holm
 
     present = set(items["condition"])
     others = [
@@ -357,9 +341,6 @@ def corruption_relevance_table(
     problem's own context (``swap`` states another problem's facts); ``states_anchor`` = share
     stating the CoTemp anchor (the question's own event fact; 0 by construction).
     """
-    from ..datasets.cotemp import anchor_index
-    from ..records import read_problems
-    from ..traces.corrupt import corrupt_all
 
     rows = []
     for path in sorted(set(cells["problems"])):
