@@ -1,4 +1,4 @@
-"""Figures of the book (seaborn), drawn from the tidy tables of ``report.py``.
+"""Figures of the book (seaborn), drawn from the tidy tables of ``report/tables.py``.
 
 Each function takes a DataFrame, returns a matplotlib ``Figure`` and never computes statistics
 itself (the tables carry rates and intervals), so what a figure shows is what a table says.
@@ -6,7 +6,9 @@ itself (the tables carry rates and intervals), so what a figure shows is what a 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -78,6 +80,32 @@ def accuracy_bars(
     return fig
 
 
+def heatmap_2x2(
+    ax: plt.Axes, counts: Mapping[str, int], step: str, *, shares: bool = False
+) -> None:
+    """Draw one answer x ``step`` table (``tt``, ``tf``, ``ft``, ``ff``) as an annotated heatmap.
+
+    Rows are answer correct / wrong, columns step correct / wrong (paper section 6.2); with
+    ``shares`` each cell also shows its share of all evaluated items. The one 2x2 drawing of the
+    book (chapter 4 tables and the README headline figure).
+    """
+    m = np.array([[counts["tt"], counts["tf"]], [counts["ft"], counts["ff"]]])
+    if shares:
+        annot: Any = np.array([[f"{v}\n{v / max(1, m.sum()):.0%}" for v in row] for row in m])
+    else:
+        annot = True
+    sns.heatmap(
+        m,
+        annot=annot,
+        fmt="" if shares else "d",
+        cmap="Blues",
+        cbar=False,
+        ax=ax,
+        xticklabels=[f"{step} ✓", f"{step} ✗"],
+        yticklabels=["answer ✓", "answer ✗"],
+    )
+
+
 def confusion_heatmaps(dis: pd.DataFrame, *, title: str = "") -> plt.Figure:
     """The answer x step 2x2 tables (label, retrieval, whole trace) as annotated heatmaps.
 
@@ -86,18 +114,7 @@ def confusion_heatmaps(dis: pd.DataFrame, *, title: str = "") -> plt.Figure:
     steps = list(dict.fromkeys(dis["step"]))
     fig, axes = plt.subplots(1, len(steps), figsize=(3.6 * len(steps), 3.2), squeeze=False)
     for ax, step in zip(axes[0], steps, strict=True):
-        s = dis[dis["step"] == step][["tt", "tf", "ft", "ff"]].sum()
-        m = np.array([[s["tt"], s["tf"]], [s["ft"], s["ff"]]])
-        sns.heatmap(
-            m,
-            annot=True,
-            fmt="d",
-            cmap="Blues",
-            cbar=False,
-            ax=ax,
-            xticklabels=[f"{step} ✓", f"{step} ✗"],
-            yticklabels=["answer ✓", "answer ✗"],
-        )
+        heatmap_2x2(ax, dis[dis["step"] == step][["tt", "tf", "ft", "ff"]].sum(), step)
         ax.set_title(f"answer x {step}")
     fig.suptitle(title)
     fig.tight_layout()
@@ -128,18 +145,7 @@ def headline_figure(dis: pd.DataFrame, condition: str = "correct") -> plt.Figure
     fig, axes = plt.subplots(1, len(keys), figsize=(3.8 * len(keys), 3.4), squeeze=False)
     for ax, (ds, student) in zip(axes[0], keys, strict=True):
         s = d[(d["dataset"] == ds) & (d["student"] == student)][["tt", "tf", "ft", "ff"]].sum()
-        m = np.array([[s["tt"], s["tf"]], [s["ft"], s["ff"]]])
-        labels = np.array([[f"{v}\n{v / max(1, m.sum()):.0%}" for v in row] for row in m])
-        sns.heatmap(
-            m,
-            annot=labels,
-            fmt="",
-            cmap="Blues",
-            cbar=False,
-            ax=ax,
-            xticklabels=["trace ✓", "trace ✗"],
-            yticklabels=["answer ✓", "answer ✗"],
-        )
+        heatmap_2x2(ax, s, "trace", shares=True)
         ax.set_title(f"{ds} ({student})")
     fig.suptitle(f"Answer vs whole-trace correctness, students trained on {condition} traces")
     fig.tight_layout()
