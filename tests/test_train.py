@@ -240,3 +240,20 @@ def test_adapter_files_are_process_independent(run, model_cache):
     readme = run / "adapter" / "README.md"
     if readme.exists():
         assert str(model_cache.resolve()) not in readme.read_text()
+
+
+def test_training_changes_the_adapter_weights(run):
+    """LoRA starts with B = 0 (the adapter is a no-op); 3 optimiser steps must move every B.
+
+    If the optimiser never stepped (lr 0, frozen adapter, empty loss mask...), the saved
+    adapter would still be the identity and this fails.
+    """
+    from safetensors.torch import load_file
+
+    tensors = load_file(run / "adapter" / "adapter_model.safetensors")
+    b = {k: t for k, t in tensors.items() if "lora_B" in k}
+    assert b, f"no lora_B tensors in {sorted(tensors)[:4]}"
+    unchanged = [k for k, t in b.items() if not t.float().abs().sum() > 0]
+    assert unchanged == []
+    losses = [json.loads(x)["loss"] for x in (run / "loss.jsonl").read_text().splitlines()]
+    assert len(losses) == CFG.max_steps
