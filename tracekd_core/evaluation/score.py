@@ -49,7 +49,7 @@ Batch = Callable[[list[Problem], list[str | None], list[ParsedOutput | None]], l
 def strict_answers(
     problems: list[Problem], outputs: list[str | None], parsed: list[ParsedOutput | None]
 ) -> list[dict]:
-    """Strict answer scoring of a batch (``score_strict.score_answers``)."""
+    """Strict answer scoring of a batch (``strict.score_answers``)."""
     return strict.score_answers(problems, parsed)
 
 
@@ -65,7 +65,7 @@ def reference_answers(
 def strict_traces(
     problems: list[Problem], outputs: list[str | None], parsed: list[ParsedOutput | None]
 ) -> list[dict]:
-    """Strict per-item trace scoring (``score_strict.score_traces``)."""
+    """Strict per-item trace scoring (``strict.score_traces``)."""
     return strict.score_traces(problems, parsed)
 
 
@@ -73,7 +73,7 @@ def strict_traces(
 def reference_traces(
     problems: list[Problem], outputs: list[str | None], parsed: list[ParsedOutput | None]
 ) -> list[dict]:
-    """Reference trace scoring (PAPER_NOTES 6.2 rules; ``score_reference.score_traces``)."""
+    """Reference trace scoring (PAPER_NOTES 6.2 rules; ``reference.score_traces``)."""
     return ref.score_traces(problems, outputs)
 
 

@@ -5,7 +5,7 @@ in order (data -> traces -> train -> generate -> score); each stage writes a con
 folder with a ``DONE`` marker (or an atomic output file), so a second run with nothing changed
 only checks markers, and an interrupted run resumes where it stopped. The grid index
 (``runs/<profile>/grid.json``) lists every cell and where its outputs live; the notebooks read
-it (via ``report.py``) and never recompute.
+it (via ``report/tables.py``) and never recompute.
 
 Direct prompting is not trained and uses greedy decoding, so it has one cell per dataset that is
 shared by every seed.
