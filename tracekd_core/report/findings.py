@@ -14,7 +14,6 @@ from ..evaluation import stats, stratified
 from ..evaluation.clustered import MIN_SEEDS, paired_pooled, verdict
 from ..experiment.conditions import get_condition
 from . import tables as report
-from .disconnect import disconnect_table
 from .plots import CONDITION_ORDER
 
 
@@ -151,4 +150,4 @@ def findings_markdown(items: pd.DataFrame) -> str:
     return "\n\n".join(out)
 
 
-__all__ = ["disconnect_table", "findings_markdown", "profile_blurb"]
+__all__ = ["findings_markdown", "profile_blurb"]
