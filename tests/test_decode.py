@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from tracekd_core.decode import common_prefix_len, greedy_decode
-from tracekd_core.prompts import prompt_messages
 from tracekd_core.records import read_problems
-from tracekd_core.render import render_prompt
+from tracekd_core.students.decode import common_prefix_len, greedy_decode
+from tracekd_core.students.render import render_prompt
+from tracekd_core.traces.prompts import prompt_messages
 
 
 @pytest.fixture(scope="module")
@@ -85,7 +85,7 @@ def test_finished_rows_leave_the_batch_without_disturbing_the_others(tiny_studen
 def test_preallocated_cache_refuses_to_overflow():
     import torch
 
-    from tracekd_core.decode_cache import PreallocatedLayer
+    from tracekd_core.students.decode_cache import PreallocatedLayer
 
     layer = PreallocatedLayer(capacity=2)
     layer.update(torch.ones(1, 1, 2, 2), torch.ones(1, 1, 2, 2))

@@ -9,23 +9,24 @@ from pathlib import Path
 import pytest
 
 from tracekd_core import cli
-from tracekd_core.decompose import (
-    ANSWER_CLOSE,
-    ANSWER_OPEN,
-    LABEL_SENTENCE,
-    RETRIEVAL_SENTENCE,
-    THINK_CLOSE,
-    THINK_OPEN,
-    answer_text,
-    build_sft_examples,
-    gold_trace,
-    read_sft,
-    validate_sft,
-)
 from tracekd_core.errors import ConfigError, RecordError, TraceFormatError, UnknownNameError
-from tracekd_core.prompts import prompt_messages
 from tracekd_core.records import Problem, read_problems, write_jsonl
 from tracekd_core.registry import SFT_KINDS, TRACE_TEMPLATES
+from tracekd_core.traces.decompose import (
+    LABEL_SENTENCE,
+    RETRIEVAL_SENTENCE,
+    answer_text,
+    build_sft_examples,
+)
+from tracekd_core.traces.prompts import prompt_messages
+from tracekd_core.traces.sft import read_sft, validate_sft
+from tracekd_core.traces.stated import (
+    ANSWER_CLOSE,
+    ANSWER_OPEN,
+    THINK_CLOSE,
+    THINK_OPEN,
+    gold_trace,
+)
 
 FIX = Path(__file__).parent / "fixtures" / "problems"
 FILES = ("cotemp10", "babi5", "marco5")

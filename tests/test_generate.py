@@ -6,11 +6,11 @@ import json
 
 import pytest
 
-from tracekd_core import generate as gen
 from tracekd_core.cli import main
 from tracekd_core.config import GenerateConfig, TrainConfig
 from tracekd_core.errors import ModelUnavailableError
 from tracekd_core.records import read_problems
+from tracekd_core.students import generate as gen
 
 CFG = GenerateConfig(max_new_tokens=6, batch_size=3, dtype="float32")
 
@@ -22,7 +22,7 @@ def problems(render_dir):
 
 @pytest.fixture(scope="module")
 def adapter_run(tmp_path_factory, sft_path, model_cache):
-    from tracekd_core.train import train
+    from tracekd_core.students.train import train
 
     cfg = TrainConfig(
         student="tiny-random",
@@ -90,8 +90,8 @@ def test_generation_resumes_where_it_stopped(problems, tmp_path, model_cache):
 
 
 def test_batched_equals_one_at_a_time(problems, tiny_student):
-    from tracekd_core.prompts import prompt_messages
-    from tracekd_core.render import render_prompt
+    from tracekd_core.students.render import render_prompt
+    from tracekd_core.traces.prompts import prompt_messages
 
     model, tok = tiny_student
     enc = [

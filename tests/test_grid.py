@@ -6,9 +6,10 @@ import json
 
 import pytest
 
-from tracekd_core import grid, runio
+from tracekd_core import runio
 from tracekd_core.config import load_profile
 from tracekd_core.errors import InconsistentRunError, RunLockedError
+from tracekd_core.experiment import grid
 
 
 def test_second_run_of_a_profile_fails_fast_while_the_first_holds_the_lock(tmp_path):
@@ -52,7 +53,7 @@ def test_empty_test_split_is_never_marked_done(render_dir, tmp_path):
 def test_generate_refuses_an_empty_problem_list(tmp_path):
     from tracekd_core.config import GenerateConfig
     from tracekd_core.errors import EmptyInputError
-    from tracekd_core.generate import generate
+    from tracekd_core.students.generate import generate
 
     with pytest.raises(EmptyInputError, match="no problem to answer"):
         generate("tiny-random", [], tmp_path / "p.jsonl", cfg=GenerateConfig())
@@ -77,3 +78,56 @@ def test_data_cache_key_follows_the_native_files(tmp_path):
     assert second != first
     assert any("corridor" in " ".join(p.context) for p in read_problems(second))
     assert grid.build_problems(tmp_path, dc, 0) == second  # unchanged files: same cache entry
+
+
+# ---------------------------------------------------------------- fast unit tests (no model)
+
+
+def test_plan_has_one_cell_per_seed_for_trained_conditions_and_one_for_direct():
+    profile = load_profile("smoke").model_copy(update={"seeds": [0, 1]})
+    plan = grid.plan_cells(profile)
+    per_ds = [(c, s) for dc, _, c, s in plan if dc.dataset == "cotemp"]
+    assert per_ds.count(("direct", None)) == 1
+    assert [s for c, s in per_ds if c == "correct"] == [0, 1]
+    trained = len(profile.conditions) - 1  # every smoke condition but direct trains
+    assert len(plan) == len(profile.datasets) * (1 + 2 * trained)
+
+
+def test_data_folder_is_keyed_on_config_seed_and_data_code(tmp_path, monkeypatch):
+    dc = load_profile("smoke").datasets[0]
+    d = grid.data_dir(tmp_path, dc, 0)
+    assert d.parent == tmp_path / "data" / "derived" and d.name.startswith("cotemp-")
+    assert grid.data_dir(tmp_path, dc, 0) == d
+    assert grid.data_dir(tmp_path, dc, 1) != d
+    assert grid.data_dir(tmp_path, dc.model_copy(update={"n_test": 9}), 0) != d
+    real = runio.stage_fingerprint
+    monkeypatch.setattr(
+        runio, "stage_fingerprint", lambda s: real(s) + ("x" if s == "data" else "")
+    )
+    assert grid.data_dir(tmp_path, dc, 0) != d  # data code edited -> new folder
+
+
+def test_problems_and_sft_are_built_once(tmp_path, monkeypatch):
+    dc = load_profile("smoke").datasets[1].model_copy(update={"n_train": 4, "n_test": 2})
+    path = grid.build_problems(tmp_path, dc, 0)
+    sft = grid.build_sft(path, "correct", None, "reference", 0)
+    assert sft.parent == path.parent and sft.name.startswith("sft-correct-")
+    assert len(sft.read_text().splitlines()) == 4  # the train split only
+    bad = grid.build_sft(path, "incorrect", "label", "reference", 0)
+    assert bad.name.startswith("sft-incorrect-label-") and bad != sft
+
+    def boom(*a, **k):
+        raise AssertionError("a built file must be reused")
+
+    monkeypatch.setattr(grid, "make_problems", boom)
+    monkeypatch.setattr(grid, "build_sft_examples", boom)
+    assert grid.build_problems(tmp_path, dc, 0) == path
+    assert grid.build_sft(path, "correct", None, "reference", 0) == sft
+
+
+def test_compute_seconds_keeps_the_run_that_did_the_work(tmp_path):
+    index = tmp_path / "grid.json"
+    assert grid._compute_seconds(index, 300.0) == 300.0
+    index.write_text(json.dumps({"compute_seconds": 300.0}))
+    assert grid._compute_seconds(index, 5.0) == 300.0  # a fast re-run only skipped
+    assert grid._compute_seconds(index, 120.0) == 420.0  # a re-run that trained adds its time

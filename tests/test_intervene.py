@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from tracekd_core import intervene as iv
 from tracekd_core.config import GenerateConfig
-from tracekd_core.decompose import TRACE_TEMPLATES
+from tracekd_core.experiment import intervene as iv
 from tracekd_core.records import read_problems
+from tracekd_core.traces.decompose import TRACE_TEMPLATES
 
 PROBLEMS = Path(__file__).parent / "fixtures" / "problems" / "cotemp10.jsonl"
 
@@ -59,7 +59,7 @@ def test_run_interventions_one_batch_per_problem(tiny_student, monkeypatch):
     model, tok = tiny_student
     probs = read_problems(PROBLEMS)[:2]
     calls = []
-    import tracekd_core.generate as gen
+    import tracekd_core.students.generate as gen
 
     real = gen.generate_batch
 

@@ -6,7 +6,7 @@ import json
 
 import pandas as pd
 
-from tracekd_core import inventory
+from tracekd_core.report import inventory
 
 
 def _items():

@@ -46,7 +46,7 @@ def test_unwritable_book_folder_is_a_named_error(tmp_path, monkeypatch):
     import errno
     import shutil
 
-    from tracekd_core import notebooks
+    from tracekd_core.report import notebooks
 
     out = tmp_path / "runs" / "smoke" / "notebooks"
     out.mkdir(parents=True)
@@ -58,7 +58,7 @@ def test_unwritable_book_folder_is_a_named_error(tmp_path, monkeypatch):
         {
             "nb": notebooks.runio.file_sha256(nb),
             "grid": "no-grid",
-            "code": notebooks.runio.code_fingerprint(*notebooks.REPORT_MODULES),
+            "code": notebooks.runio.stage_fingerprint("notebooks"),
             "profile": "smoke",
         }
     )
@@ -71,3 +71,32 @@ def test_unwritable_book_folder_is_a_named_error(tmp_path, monkeypatch):
     monkeypatch.setattr(shutil, "copy2", read_only)
     with pytest.raises(notebooks.BookWriteError, match="01_x.ipynb.*chmod"):
         notebooks.run_notebooks("smoke", tmp_path, book_dir=tmp_path / "book")
+
+
+def test_grid_fingerprint_ignores_timings_but_not_cells(tmp_path):
+    from tracekd_core.report import notebooks
+
+    path = tmp_path / "grid.json"
+    index = {"profile": {"name": "p"}, "cells": [{"dataset": "cotemp", "seed": 0}]}
+    path.write_text(json.dumps({**index, "wall_seconds": 1.0}))
+    fp = notebooks._grid_fingerprint(path)
+    path.write_text(json.dumps({**index, "wall_seconds": 99.0, "compute_seconds": 5}))
+    assert notebooks._grid_fingerprint(path) == fp  # a re-run that only skipped keeps the key
+    index["cells"][0]["seed"] = 1
+    path.write_text(json.dumps(index))
+    assert notebooks._grid_fingerprint(path) != fp
+
+
+def test_assemble_docs_stamps_each_page_below_its_title(tmp_path):
+    from tracekd_core.report import notebooks
+
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "a.md").write_text("# Title\n\nBody.\n")
+    (tmp_path / "docs" / "b.md").write_text("No title.\n")
+    out = notebooks.assemble_docs("smoke", tmp_path, book_dir="book")
+    assert [p.name for p in out] == ["a.md", "b.md"]
+    a = (tmp_path / "book" / "reference" / "a.md").read_text().splitlines()
+    assert a[0] == "# Title" and a[2].startswith("*Built from tracekd ") and "`smoke`" in a[2]
+    assert a[-1] == "Body."
+    b = (tmp_path / "book" / "reference" / "b.md").read_text().splitlines()
+    assert b[1].startswith("*Built from tracekd ") and b[-1] == "No title."

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tracekd_core.parse import STATUSES, ParsedOutput, parse_list_repr, parse_output
+from tracekd_core.evaluation.parse import STATUSES, ParsedOutput, parse_list_repr, parse_output
 from tracekd_core.records import read_problems
 from tracekd_core.registry import PARSERS
 
@@ -86,7 +86,7 @@ def test_registry_entry():
 @pytest.mark.parametrize("name", ["cotemp10", "babi5", "marco5"])
 def test_round_trip_with_the_trace_template(name):
     """What ``decompose``'s reference template writes, the parser reads back exactly."""
-    decompose = pytest.importorskip("tracekd_core.decompose")
+    decompose = pytest.importorskip("tracekd_core.traces.decompose")
     path = FIXTURES / "problems" / f"{name}.jsonl"
     if not path.exists():
         pytest.skip(f"{path} not present")

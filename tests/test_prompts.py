@@ -7,15 +7,15 @@ from pathlib import Path
 import pytest
 
 from tracekd_core.errors import ConfigError
-from tracekd_core.prompts import (
+from tracekd_core.records import Problem, read_problems
+from tracekd_core.registry import DATASETS
+from tracekd_core.traces.prompts import (
     REFERENCE_SYSTEM_PROMPT,
     SYSTEM_PROMPTS,
-    USER_TEMPLATES,
     prompt_messages,
     system_prompt,
     user_prompt,
 )
-from tracekd_core.records import LABELS, Problem, read_problems
 
 FIX = Path(__file__).parent / "fixtures" / "problems"
 
@@ -82,8 +82,21 @@ def test_marco_user_prompt_puts_instruction_on_own_line(problems):
     )
 
 
-def test_every_dataset_has_a_user_template():
-    assert set(USER_TEMPLATES) == set(LABELS)
+def test_every_dataset_has_a_user_prompt():
+    for name in DATASETS.names():
+        spec = DATASETS.get(name)
+        p = Problem(
+            id="q",
+            dataset=name,
+            split="test",
+            question="Why?",
+            context=["c."],
+            answers=["a"],
+            label=spec.labels[0],
+            support=[0],
+        )
+        assert user_prompt(p).startswith("Answer the question based on the context:\n")
+        assert "Question: Why?" in user_prompt(p)
 
 
 def test_unknown_dataset_raises_config_error():

@@ -8,14 +8,14 @@ import os
 import pytest
 
 from tracekd_core.errors import EmptyLossMaskError, RecordError
-from tracekd_core.render import (
+from tracekd_core.students.catalog import LLAMA3_TEMPLATE_KWARGS
+from tracekd_core.students.render import (
     IGNORE_INDEX,
     encode_example,
     mask_view,
     render_chat,
     render_prompt,
 )
-from tracekd_core.students import LLAMA3_TEMPLATE_KWARGS
 
 #: template file -> extra template variables of the students that use it
 TEMPLATES = {"smollm2": {}, "llama3": LLAMA3_TEMPLATE_KWARGS, "qwen3": {}}

@@ -3,7 +3,8 @@
 import pandas as pd
 import pytest
 
-from tracekd_core import disconnect, report
+from tracekd_core.report import disconnect
+from tracekd_core.report import tables as report
 
 
 def _items():
@@ -82,11 +83,20 @@ def test_disconnect_table_counts_and_tt_share():
 
 
 def test_scoring_modes_and_reference_tables():
+    # reference credits every even problem on top of strict: p0, p2, ... p8 -> 5 of 10
     items = _items().assign(
-        answer_correct_strict=lambda d: d["answer_correct"], answer_correct_reference=True
+        answer_correct_strict=lambda d: d["answer_correct"],
+        answer_correct_reference=lambda d: (
+            d["answer_correct"] | d["id"].isin([f"p{i}" for i in (0, 2, 4, 6, 8)])
+        ),
     )
-    t = report.scoring_modes_table(items)
-    assert (t["reference_minus_strict"] >= 0).all()
+    t = report.scoring_modes_table(items).loc[("cotemp", "s")]
+    # correct: strict (6 + 4) / 20 = 0.5; reference adds p6, p8 (seed 0) and p4, p6, p8 (seed 1)
+    assert t.loc["correct", "answer_correct_strict"] == pytest.approx(0.5)
+    assert t.loc["correct", "reference_minus_strict"] == pytest.approx(5 / 20)
+    # incorrect: strict 3 of 10 per seed; reference adds p4, p6, p8 in both seeds
+    assert t.loc["incorrect", "reference_minus_strict"] == pytest.approx(6 / 20)
+    assert t.loc["incorrect", "n_items"] == 20
     ref = report.reference_results()
     assert {"dataset", "model", "condition", "label", "accuracy_pct"} <= set(ref.columns)
     llama = ref.query(
@@ -125,7 +135,7 @@ def test_disconnect_table_has_stratified_and_exact_tests():
 
 
 def test_findings_say_not_enough_seeds_and_no_best_on_ties():
-    from tracekd_core.findings import findings_markdown
+    from tracekd_core.report.findings import findings_markdown
 
     text = findings_markdown(_items())
     assert "not enough seeds for a verdict" in text and "Primary test" in text

@@ -13,19 +13,12 @@ import pytest
 
 from tracekd_core.cli import main
 from tracekd_core.errors import RecordError, UnknownNameError
+from tracekd_core.evaluation.reference import answer_span, cotemp_answer, fact_entity
+from tracekd_core.evaluation.score import read_predictions, score_items, score_run, summarize
+from tracekd_core.evaluation.strict import cotemp_entities, rouge_l, token_prf
 from tracekd_core.records import Problem, read_problems
 from tracekd_core.registry import ANSWER_SCORERS, TRACE_SCORERS
-from tracekd_core.score import (
-    cotemp_entities,
-    normalize_text,
-    read_predictions,
-    rouge_l,
-    score_items,
-    score_run,
-    summarize,
-    token_prf,
-)
-from tracekd_core.score_reference import answer_span, cotemp_answer, fact_entity
+from tracekd_core.text import normalize_text
 
 FIX = Path(__file__).parent / "fixtures" / "parse"
 PROBLEMS = FIX / "problems.jsonl"
@@ -348,9 +341,10 @@ def test_untagged_answer_sensitivity_row():
 
 
 def test_retrieval_split_anchor_and_answer_facts():
-    from tracekd_core.parse import ParsedOutput
+    from tracekd_core.datasets.cotemp import anchor_index
+    from tracekd_core.evaluation.parse import ParsedOutput
+    from tracekd_core.evaluation.strict import split_retrieval
     from tracekd_core.records import Problem
-    from tracekd_core.score_strict import anchor_index, split_retrieval
 
     p = Problem(
         id="a",

@@ -8,7 +8,7 @@ import random
 import pandas as pd
 import pytest
 
-from tracekd_core.stats import (
+from tracekd_core.evaluation.stats import (
     bootstrap_diff,
     chi2_2x2,
     conditional_accuracy,

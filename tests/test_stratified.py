@@ -6,7 +6,13 @@ import math
 
 import pytest
 
-from tracekd_core.stratified import association, cmh, holm, min_expected, stratified_tables
+from tracekd_core.evaluation.stratified import (
+    association,
+    cmh,
+    holm,
+    min_expected,
+    stratified_tables,
+)
 
 T1 = {"tt": 20, "tf": 10, "ft": 5, "ff": 15}  # n 50: ad/n = 6, bc/n = 1
 T2 = {"tt": 8, "tf": 12, "ft": 4, "ff": 16}  # n 40: ad/n = 3.2, bc/n = 1.2

@@ -6,9 +6,9 @@ import importlib.util
 
 import pytest
 
-from tracekd_core import students
 from tracekd_core.errors import ConfigError, ModelUnavailableError, QuantizationUnavailableError
 from tracekd_core.registry import STUDENTS
+from tracekd_core.students import catalog as students
 
 
 def test_registry_holds_the_paper_students_and_the_embedded_default():

@@ -12,14 +12,14 @@ from statsmodels.stats.multitest import multipletests
 
 from tracekd_core.cli import main
 from tracekd_core.errors import EmptyInputError, StudyResponseError
-from tracekd_core.study_analysis import (
+from tracekd_core.study.analysis import (
     analyze,
     cronbach_alpha,
     participant_scores,
     reference_study,
 )
-from tracekd_core.study_responses import ratings_table, read_responses
-from tracekd_core.study_survey import export_survey
+from tracekd_core.study.responses import ratings_table, read_responses
+from tracekd_core.study.survey import export_survey
 
 INTERP = {"teacher_trace": 2, "teacher_summary": 3, "teacher_explanation": 4, "decomposed": 5}
 LOAD = {"teacher_trace": 5, "teacher_summary": 4, "teacher_explanation": 3, "decomposed": 2}
@@ -181,7 +181,7 @@ def test_cli_analyze_writes_tables(study_stimuli, panel, tmp_path, capsys):
 
 
 def test_book_chapter_reads_responses_when_present(study_stimuli, panel, tmp_path):
-    from tracekd_core import study_book
+    from tracekd_core.study import book as study_book
 
     tables, text = study_book.profile_responses(tmp_path, study_stimuli, 0)
     assert tables is None and "No human responses yet" in text

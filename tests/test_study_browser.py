@@ -26,9 +26,9 @@ import pytest
 from test_book import require_chromium
 
 from tracekd_core.cli import main
-from tracekd_core.study_design import ATTENTION_CHECKS, stimulus_order
-from tracekd_core.study_responses import read_responses
-from tracekd_core.study_survey import export_survey
+from tracekd_core.study.design import ATTENTION_CHECKS, stimulus_order
+from tracekd_core.study.responses import read_responses
+from tracekd_core.study.survey import export_survey
 
 pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parents[1]

@@ -10,7 +10,7 @@ import pytest
 
 from tracekd_core.cli import main
 from tracekd_core.errors import ConfigError, EmptyInputError
-from tracekd_core.study_design import (
+from tracekd_core.study.design import (
     ITEMS,
     TRACE_TYPES,
     attention_positions,
@@ -18,14 +18,14 @@ from tracekd_core.study_design import (
     mulberry32,
     stimulus_order,
 )
-from tracekd_core.study_stimuli import (
+from tracekd_core.study.stimuli import (
     check_conditions,
     make_stimuli,
     read_stimuli,
     read_teacher_rows,
     usable_teacher_ids,
 )
-from tracekd_core.study_survey import export_survey, render_survey
+from tracekd_core.study.survey import export_survey, render_survey
 
 
 def test_prng_matches_reference_values():

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tracekd_core.study_design import TRACE_TYPES
-from tracekd_core.study_proxies import (
+from tracekd_core.study.design import TRACE_TYPES
+from tracekd_core.study.proxies import (
     plot_proxies,
     proxy_items,
     proxy_table,

@@ -8,9 +8,9 @@ import threading
 import httpx
 import pytest
 
-from tracekd_core.study_responses import read_responses
-from tracekd_core.study_server import make_server
-from tracekd_core.study_survey import export_survey
+from tracekd_core.study.responses import read_responses
+from tracekd_core.study.server import make_server
+from tracekd_core.study.survey import export_survey
 
 
 @pytest.fixture()

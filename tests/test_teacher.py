@@ -9,7 +9,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from tracekd_core.errors import TeacherError
-from tracekd_core.teacher import HttpTeacher, cached_chat
+from tracekd_core.teacher.backends import HttpTeacher, cached_chat
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -96,7 +96,7 @@ def test_clear_errors(server, monkeypatch):
 def test_pipeline_keeps_only_solved_problems_and_resumes(server, tmp_path):
     from tests.conftest import FIXTURES
     from tracekd_core.records import read_problems
-    from tracekd_core.teacher_pipeline import run_pipeline
+    from tracekd_core.teacher.pipeline import run_pipeline
 
     problems = read_problems(FIXTURES / "problems" / "cotemp10.jsonl")[:4]
     gold = {p.question: repr(p.answers) for p in problems[:2]}  # the teacher solves 2 of 4
@@ -117,7 +117,7 @@ def test_pipeline_keeps_only_solved_problems_and_resumes(server, tmp_path):
 
 def test_import_traces_csv_and_jsonl(tmp_path):
     from tracekd_core.errors import RecordError
-    from tracekd_core.teacher_pipeline import import_traces
+    from tracekd_core.teacher.pipeline import import_traces
 
     (tmp_path / "t.csv").write_text("id,trace\na,think a\nb,think b\n")
     assert import_traces(tmp_path / "t.csv") == {"a": "think a", "b": "think b"}
@@ -129,8 +129,8 @@ def test_import_traces_csv_and_jsonl(tmp_path):
 def test_local_teacher_runs_the_pipeline_offline(tiny_student, tmp_path):
     from tests.conftest import FIXTURES
     from tracekd_core.records import read_problems
-    from tracekd_core.teacher import LocalTeacher
-    from tracekd_core.teacher_pipeline import run_pipeline
+    from tracekd_core.teacher.backends import LocalTeacher
+    from tracekd_core.teacher.pipeline import run_pipeline
 
     model, tok = tiny_student
     t = LocalTeacher("tiny-random", model=model, tokenizer=tok)

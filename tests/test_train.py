@@ -7,10 +7,10 @@ import json
 
 import pytest
 
-from tracekd_core import train as train_mod
 from tracekd_core.cli import main
 from tracekd_core.config import TrainConfig
 from tracekd_core.errors import EmptyLossMaskError
+from tracekd_core.students import train as train_mod
 
 CFG = TrainConfig(
     student="tiny-random",
@@ -233,10 +233,27 @@ def test_torn_loss_history_line_does_not_block_resume(
 
 def test_adapter_files_are_process_independent(run, model_cache):
     """Issue 10.9: target_modules order changed per process; README held the cache path."""
-    from tracekd_core.train import LORA_TARGETS
+    from tracekd_core.students.train import LORA_TARGETS
 
     conf = json.loads((run / "adapter" / "adapter_config.json").read_text())
     assert conf["target_modules"] == sorted(LORA_TARGETS)
     readme = run / "adapter" / "README.md"
     if readme.exists():
         assert str(model_cache.resolve()) not in readme.read_text()
+
+
+def test_training_changes_the_adapter_weights(run):
+    """LoRA starts with B = 0 (the adapter is a no-op); 3 optimiser steps must move every B.
+
+    If the optimiser never stepped (lr 0, frozen adapter, empty loss mask...), the saved
+    adapter would still be the identity and this fails.
+    """
+    from safetensors.torch import load_file
+
+    tensors = load_file(run / "adapter" / "adapter_model.safetensors")
+    b = {k: t for k, t in tensors.items() if "lora_B" in k}
+    assert b, f"no lora_B tensors in {sorted(tensors)[:4]}"
+    unchanged = [k for k, t in b.items() if not t.float().abs().sum() > 0]
+    assert unchanged == []
+    losses = [json.loads(x)["loss"] for x in (run / "loss.jsonl").read_text().splitlines()]
+    assert len(losses) == CFG.max_steps

@@ -99,7 +99,7 @@ NOTEBOOKS = {
         ("code", "disconnect.status_table(items)"),
     ],
     "05_teacher_traces": [
-        ("md", "# 5. Teacher traces (next milestone)\n\nDo verbose teacher (DeepSeek-R1) traces, their summaries or post-hoc explanations train better students than decomposed traces (paper section 4)? This chapter is a placeholder: the teacher-trace conditions will be registry entries in `tracekd_core/conditions.py` plus a YAML line, evaluated on one common test subset (fixing the reference's mismatched R1-set controls, PAPER_NOTES 4.7)."),
+        ("md", "# 5. Teacher traces (next milestone)\n\nDo verbose teacher (DeepSeek-R1) traces, their summaries or post-hoc explanations train better students than decomposed traces (paper section 4)? This chapter is a placeholder: the teacher-trace conditions will be registry entries in `tracekd_core/experiment/conditions.py` plus a YAML line, evaluated on one common test subset (fixing the reference's mismatched R1-set controls, PAPER_NOTES 4.7)."),
         ("params", PARAMS),
         ("code", ENV),
         ("code", "report.reference_results().query(\"condition in ['direct', 'vanilla', 'correct', 'incorrect'] and label == 'overall'\")"),

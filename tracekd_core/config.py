@@ -22,7 +22,8 @@ from pydantic import (
     model_validator,
 )
 
-from .errors import ConfigError
+from .errors import ConfigError, UnknownNameError
+from .registry import CONDITIONS, CORRUPTIONS, DATASETS
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -34,7 +35,7 @@ class _Frozen(BaseModel):
 class DataConfig(_Frozen):
     """One dataset of an experiment (paper section 2)."""
 
-    dataset: Literal["cotemp", "babi", "marco"] = Field(description="Which QA dataset.")
+    dataset: str = Field(description="Which QA dataset (a name in registry.DATASETS).")
     source: str = Field(
         "synthetic",
         description="'synthetic' (offline default), 'hub', or a "
@@ -89,6 +90,17 @@ class DataConfig(_Frozen):
         if isinstance(out, dict) and out.get("revision") is None:
             out.pop("revision", None)
         return out
+
+    @field_validator("dataset")
+    @classmethod
+    def _known_dataset(cls, v: str) -> str:
+        """The name must be registered (the registry, not a hand-kept list, knows them)."""
+        if v not in DATASETS:
+            raise ValueError(
+                f"unknown dataset {v!r}; known: {DATASETS.names()}. Register a DatasetSpec in "
+                "datasets/__init__.py (one line) to add one."
+            )
+        return v
 
 
 class TraceConfig(_Frozen):
@@ -159,6 +171,20 @@ class ScoreConfig(_Frozen):
     trace_scoring: Literal["strict", "reference"] = Field("strict", description="Trace scorer.")
 
 
+#: Forced-trace kinds of the intervention stage (chapter 7, ``experiment/intervene.py``).
+INTERVENTION_KINDS = (
+    "own",
+    "gold",
+    "label",
+    "retrieval",
+    "both",
+    "other",
+    "truncated",
+    "filler",
+    "empty",
+)
+
+
 class InterventionConfig(_Frozen):
     """Inference-time interventions on the trace (book chapter 7; ``intervene.py``)."""
 
@@ -170,18 +196,18 @@ class InterventionConfig(_Frozen):
     kinds: list[str] = Field(
         ["own", "gold", "both", "other", "truncated", "filler", "empty"],
         min_length=1,
-        description="Intervention kinds (intervene.KINDS).",
+        description="Intervention kinds (INTERVENTION_KINDS).",
     )
     max_new_tokens: int = Field(24, ge=1, description="Answer budget after the forced trace.")
 
     @field_validator("kinds")
     @classmethod
     def _known_kinds(cls, v: list[str]) -> list[str]:
-        from .intervene import KINDS
-
-        bad = [k for k in v if k not in KINDS]
+        bad = [k for k in v if k not in INTERVENTION_KINDS]
         if bad:
-            raise ValueError(f"unknown intervention kind(s) {bad}; known: {list(KINDS)}")
+            raise ValueError(
+                f"unknown intervention kind(s) {bad}; known: {list(INTERVENTION_KINDS)}"
+            )
         return v
 
 
@@ -237,8 +263,6 @@ class ProfileConfig(_Frozen):
     @model_validator(mode="after")
     def _known_names(self) -> ProfileConfig:
         """Every condition and corruption name resolves now, not after some cells ran."""
-        from .errors import UnknownNameError
-        from .registry import CONDITIONS, CORRUPTIONS
 
         try:
             corruptions = {self.trace.corruption}

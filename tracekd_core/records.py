@@ -5,13 +5,11 @@ formats, so they are validated at every boundary. Paper section 2 (rule-based de
 each problem carries its gold classification label and its gold retrieval support.
 
 Problem record::
-
     {"id": str, "dataset": "cotemp"|"babi"|"marco", "split": "train"|"test",
      "question": str, "context": [str, ...], "answers": [str, ...], "label": str,
      "support": [int, ...], "meta": {...}}
 
 SFT example record (written by ``tracekd traces``)::
-
     {"id": str, "kind": "none"|"label_only"|"correct"|"incorrect", "corruption": str|null,
      "messages": [{"role": "system"|"user"|"assistant", "content": str}, ...],
      "spans": {"trace": [start, end] | null, "answer": [start, end]},
@@ -33,29 +31,13 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from .errors import RecordError
+from .registry import DATASETS
+from .runio import atomic_write_text
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-#: Gold classification-step label sets per dataset (paper section 2).
-LABELS: dict[str, tuple[str, ...]] = {
-    "cotemp": ("equal", "overlap", "during", "mix"),
-    "babi": (
-        "single-supporting-fact",
-        "two-supporting-facts",
-        "two-arg-relations",
-        "counting",
-        "lists-sets",
-        "conjunction",
-        "time-reasoning",
-        "basic-deduction",
-        "basic-induction",
-        "positional-reasoning",
-        "size-reasoning",
-    ),
-    "marco": ("DESCRIPTION", "NUMERIC", "ENTITY", "LOCATION", "PERSON"),
-}
 SPLITS = ("train", "test")
 
 
@@ -78,7 +60,7 @@ class Problem:
     answers : list of str
         The full gold answer set (CoTemp ``mix`` has two or more).
     label : str
-        Gold classification-step label (one of ``LABELS[dataset]``).
+        Gold classification-step label (one of the dataset's ``DatasetSpec.labels``).
     support : list of int
         Indices into ``context`` of the gold information-retrieval step.
     meta : dict
@@ -161,8 +143,8 @@ def validate_problem(p: Problem, *, file: str | None = None, line: int | None = 
 
     if not isinstance(p.id, str) or not p.id:
         raise bad("id", p.id, "Use a non-empty string id.")
-    if p.dataset not in LABELS:
-        raise bad("dataset", p.dataset, f"Use one of {sorted(LABELS)}.")
+    if not isinstance(p.dataset, str) or p.dataset not in DATASETS:
+        raise bad("dataset", p.dataset, f"Use one of {DATASETS.names()}.")
     if p.split not in SPLITS:
         raise bad("split", p.split, f"Use one of {SPLITS}.")
     if not isinstance(p.question, str) or not p.question.strip():
@@ -179,8 +161,9 @@ def validate_problem(p: Problem, *, file: str | None = None, line: int | None = 
         or not all(isinstance(a, str) and a.strip() for a in p.answers)
     ):
         raise bad("answers", p.answers, "Give at least one non-empty gold answer string.")
-    if p.label not in LABELS[p.dataset]:
-        raise bad("label", p.label, f"Use one of {list(LABELS[p.dataset])} for {p.dataset}.")
+    labels = DATASETS.get(p.dataset).labels
+    if p.label not in labels:
+        raise bad("label", p.label, f"Use one of {list(labels)} for {p.dataset}.")
     if not isinstance(p.support, list) or not p.support:
         raise bad("support", p.support, "Give at least one index into 'context'.")
     for i in p.support:
@@ -339,7 +322,6 @@ def read_problems(path: str | Path) -> list[Problem]:
 
 def write_jsonl(path: str | Path, rows: Iterable[dict[str, Any]]) -> int:
     """Atomically write dicts as JSON lines; return the number of rows."""
-    from .runio import atomic_write_text
 
     lines = [json.dumps(r, ensure_ascii=False) for r in rows]
     atomic_write_text(path, "".join(line + "\n" for line in lines))

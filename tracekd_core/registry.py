@@ -13,8 +13,8 @@ Example
 ...     return "#f00"
 >>> reg.get("red")()
 '#f00'
->>> reg.names()
-['red']
+>>> reg.names(), reg.in_order()
+(['red'], ['red'])
 """
 
 from __future__ import annotations
@@ -88,6 +88,11 @@ class Registry(Generic[T]):
         self._load()
         return sorted(self._entries)
 
+    def in_order(self) -> list[str]:
+        """Names in registration order (the paper's order for the built-in datasets)."""
+        self._load()
+        return list(self._entries)
+
     def __contains__(self, name: object) -> bool:
         self._load()
         return name in self._entries
@@ -95,11 +100,11 @@ class Registry(Generic[T]):
 
 # The project's registries. Providers are the modules that fill them.
 DATASETS: Registry = Registry("dataset", ("tracekd_core.datasets",))
-TRACE_TEMPLATES: Registry = Registry("trace_template", ("tracekd_core.decompose",))
-CORRUPTIONS: Registry = Registry("corruption", ("tracekd_core.corrupt",))
-SFT_KINDS: Registry = Registry("sft_kind", ("tracekd_core.decompose",))
-STUDENTS: Registry = Registry("student", ("tracekd_core.students",))
-PARSERS: Registry = Registry("parser", ("tracekd_core.parse",))
-ANSWER_SCORERS: Registry = Registry("answer_scorer", ("tracekd_core.score",))
-TRACE_SCORERS: Registry = Registry("trace_scorer", ("tracekd_core.score",))
-CONDITIONS: Registry = Registry("condition", ("tracekd_core.conditions",))
+TRACE_TEMPLATES: Registry = Registry("trace_template", ("tracekd_core.traces.decompose",))
+CORRUPTIONS: Registry = Registry("corruption", ("tracekd_core.traces.corrupt",))
+SFT_KINDS: Registry = Registry("sft_kind", ("tracekd_core.traces.decompose",))
+STUDENTS: Registry = Registry("student", ("tracekd_core.students.catalog",))
+PARSERS: Registry = Registry("parser", ("tracekd_core.evaluation.parse",))
+ANSWER_SCORERS: Registry = Registry("answer_scorer", ("tracekd_core.evaluation.score",))
+TRACE_SCORERS: Registry = Registry("trace_scorer", ("tracekd_core.evaluation.score",))
+CONDITIONS: Registry = Registry("condition", ("tracekd_core.experiment.conditions",))

@@ -7,7 +7,6 @@ and ``manifest.json`` records git SHA, package versions, device, dtype, seed and
 
 from __future__ import annotations
 
-import ast
 import hashlib
 import importlib
 import importlib.metadata
@@ -22,6 +21,10 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+from . import codekeys
+from .cpu import describe
+from .errors import RunLockedError
 
 log = logging.getLogger(__name__)
 
@@ -145,29 +148,18 @@ def package_version() -> str:
         return "0+unknown"
 
 
-def _code_digest(path: Path) -> bytes:
-    """The source's syntax tree without docstrings: formatting, comments and docs don't count."""
-    tree = ast.parse(path.read_text(encoding="utf-8"))
-    for node in ast.walk(tree):
-        body = getattr(node, "body", None)
-        if (
-            isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef)
-            and body
-            and isinstance(body[0], ast.Expr)
-            and isinstance(body[0].value, ast.Constant)
-            and isinstance(body[0].value.value, str)
-        ):
-            node.body = body[1:] or [ast.Pass()]
-    return ast.dump(tree, include_attributes=False).encode()
+def code_fingerprint(*roots: str) -> str:
+    """Hash of the package version and the code that ``roots`` consist of or import.
 
+    Each stage keys its runs on the code that can change its output, so editing a plot does
+    not invalidate a trained adapter, but editing the renderer does. The files are derived from
+    the import statements (``codekeys.import_closure``), never listed by hand, and hashed as
+    syntax trees without docstrings, so reformatting or re-documenting keeps finished runs valid.
 
-def code_fingerprint(*modules: str) -> str:
-    """Hash of the package version and the code of the named ``tracekd_core`` modules.
-
-    Each stage keys its runs on the modules that can change its output, so editing a plot does
-    not invalidate a trained adapter, but editing the renderer does. The code is hashed as a
-    syntax tree without docstrings, so reformatting or re-documenting a module keeps finished
-    runs valid.
+    Parameters
+    ----------
+    *roots : str
+        Modules or subpackages relative to ``tracekd_core`` (``codekeys.STAGE_ROOTS``).
 
     Examples
     --------
@@ -175,15 +167,13 @@ def code_fingerprint(*modules: str) -> str:
     True
     """
     h = hashlib.sha256(package_version().encode())
-    for name in sorted(modules):
-        mod = importlib.import_module(
-            name if name.startswith("tracekd_core") else f"tracekd_core.{name}"
-        )
-        src = Path(mod.__file__)
-        files = sorted(src.parent.rglob("*.py")) if src.name == "__init__.py" else [src]
-        for f in files:
-            h.update(_code_digest(f))
+    h.update(codekeys.closure_digest(*roots).encode())
     return h.hexdigest()[:12]
+
+
+def stage_fingerprint(stage: str) -> str:
+    """``code_fingerprint`` of one stage of ``codekeys.STAGE_ROOTS`` (``"score"``...)."""
+    return code_fingerprint(*codekeys.STAGE_ROOTS[stage])
 
 
 def git_sha(cwd: str | Path | None = None) -> str:
@@ -228,6 +218,18 @@ def package_versions(names: Iterable[str] = PACKAGES) -> dict[str, str]:
 def run_key(config: dict[str, Any], data_hashes: dict[str, str] | None, code_version: str) -> str:
     """Folder name of a run: hash of (resolved config, data file hashes, code version)."""
     return stable_hash({"config": config, "data": data_hashes or {}, "code": code_version})
+
+
+def profile_dir(root: str | Path, profile: str, runs_root: str | Path = "runs") -> Path:
+    """``<root>/<runs_root>/<profile>/``: the one place the run-folder layout is spelled.
+
+    It holds ``profile.json``, ``grid.json`` and one folder per stage (``train/``,
+    ``generate/``, ``score/``, ``interventions/``, ``notebooks/``).
+
+    >>> profile_dir("/x", "smoke").as_posix()
+    '/x/runs/smoke'
+    """
+    return Path(root) / runs_root / profile
 
 
 def run_dir(
@@ -282,8 +284,6 @@ def base_manifest(
 
 
 def _cpu_description() -> dict[str, Any]:
-    from .cpu import describe
-
     return describe()
 
 
@@ -333,8 +333,6 @@ def locked(
     'run/.lock'
     """
     from filelock import FileLock, Timeout
-
-    from .errors import RunLockedError
 
     path = lock_path(target, file=file)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -8,10 +8,9 @@
 from __future__ import annotations
 
 import argparse
-import time
 from collections import Counter
 
-DATASET_NAMES = ("cotemp", "babi", "marco")
+from ..registry import DATASETS
 
 
 def register(sub: argparse._SubParsersAction, bench: argparse._SubParsersAction) -> None:
@@ -20,7 +19,7 @@ def register(sub: argparse._SubParsersAction, bench: argparse._SubParsersAction)
     verbs = data.add_subparsers(dest="data_command", required=True)
 
     make = verbs.add_parser("make", help="Generate or load problems and write problems.jsonl.")
-    make.add_argument("--dataset", required=True, choices=DATASET_NAMES)
+    make.add_argument("--dataset", required=True, choices=DATASETS.names())
     make.add_argument(
         "--source",
         default="synthetic",
@@ -155,25 +154,10 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 def cmd_bench(args: argparse.Namespace) -> int:
     """Generate ``--n`` synthetic problems of each dataset; print a table and write JSON."""
-    from ..config import DataConfig
-    from ..datasets import make_problems
+    from ..bench.datasets import bench_generators
     from ..runio import atomic_write_json, package_version
 
-    rows = []
-    for name in DATASET_NAMES:
-        n_train = round(0.8 * args.n)
-        cfg = DataConfig(dataset=name, n_train=n_train, n_test=args.n - n_train)
-        t0 = time.perf_counter()
-        problems = make_problems(cfg, args.seed)
-        dt = time.perf_counter() - t0
-        rows.append(
-            {
-                "dataset": name,
-                "n": len(problems),
-                "seconds": round(dt, 3),
-                "problems_per_s": round(len(problems) / dt, 1),
-            }
-        )
+    rows = bench_generators(args.n, args.seed)
     print(f"{'dataset':<8} {'n':>7} {'seconds':>8} {'problems/s':>11}")
     for r in rows:
         print(f"{r['dataset']:<8} {r['n']:>7} {r['seconds']:>8.2f} {r['problems_per_s']:>11.0f}")

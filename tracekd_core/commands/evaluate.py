@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
-from typing import Any
 
 MODES = ("strict", "reference")
 
@@ -67,8 +66,8 @@ def _pct(x: float | None) -> str:
 def _check_ids_overlap(problems_path: str, predictions_path: str, split: str | None) -> None:
     """Predictions that answer none of the problems are another file's, not a 0% score."""
     from ..errors import ConfigError
+    from ..evaluation.score import read_predictions
     from ..records import read_problems
-    from ..score import read_predictions
 
     ids = {p.id for p in read_problems(problems_path) if split is None or p.split == split}
     preds = read_predictions(predictions_path)
@@ -82,7 +81,7 @@ def _check_ids_overlap(problems_path: str, predictions_path: str, split: str | N
 
 def cmd_score(args: argparse.Namespace) -> int:
     """Handler of ``tracekd score``."""
-    from ..score import score_run
+    from ..evaluation.score import score_run
 
     _check_ids_overlap(args.problems, args.predictions, args.split)
     s = score_run(
@@ -123,66 +122,13 @@ def cmd_score(args: argparse.Namespace) -> int:
     return 0
 
 
-def _read_items(folder: str) -> list[dict[str, Any]]:
-    from ..errors import RecordError
-    from ..records import iter_jsonl
-
-    path = Path(folder) / "items.jsonl"
-    if not path.exists():
-        raise RecordError(
-            file=str(path),
-            line=None,
-            field="<file>",
-            value=None,
-            fix="Not a scored run folder; run `tracekd score --out DIR` first.",
-        )
-    return [obj for _, obj in iter_jsonl(path)]
-
-
-def compare_runs(
-    items_a: list[dict], items_b: list[dict], *, n_boot: int = 2000, seed: int = 0
-) -> list[dict[str, Any]]:
-    """One row per metric: accuracies of A and B on paired ids, B - A, bootstrap CI, McNemar."""
-    from ..seeding import derive_rng
-    from ..stats import bootstrap_diff, mcnemar
-
-    metrics = (
-        ["answer_correct"]
-        + [f"answer_correct_{m}" for m in MODES]
-        + ["label_correct", "retrieval_correct", "trace_correct"]
-    )
-    rows = []
-    for key in metrics:
-        if not any(key in it for it in items_a) or not any(key in it for it in items_b):
-            continue
-        mc = mcnemar(items_a, items_b, key=key)
-        bd = bootstrap_diff(
-            items_a, items_b, key=key, n_boot=n_boot, rng=derive_rng(seed, "compare", key)
-        )
-        rows.append(
-            {
-                "metric": key,
-                "n": mc["n"],
-                "acc_a": mc["acc_a"],
-                "acc_b": mc["acc_b"],
-                "diff": bd["diff"],
-                "lo": bd["lo"],
-                "hi": bd["hi"],
-                "a_only": mc["a_only"],
-                "b_only": mc["b_only"],
-                "mcnemar_p": mc["p_value"],
-                "exact": mc["exact"],
-            }
-        )
-    return rows
-
-
 def cmd_compare(args: argparse.Namespace) -> int:
     """Handler of ``tracekd compare``."""
     from ..errors import ConfigError
+    from ..evaluation.compare import compare_runs, read_items
     from ..runio import atomic_write_json
 
-    items_a, items_b = _read_items(args.dir_a), _read_items(args.dir_b)
+    items_a, items_b = read_items(args.dir_a), read_items(args.dir_b)
     ids_a = {it.get("id") for it in items_a}
     if not ids_a & {it.get("id") for it in items_b}:
         raise ConfigError(
@@ -217,78 +163,13 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
-def bench_items(n: int, seed: int = 0) -> tuple[list, list[dict]]:
-    """``n`` synthetic CoTemp-like problems and varied outputs (ok, wrong, vanilla, truncated)."""
-    from ..records import LABELS, Problem
-    from ..seeding import derive_rng
-
-    rng = derive_rng(seed, "bench", "score")
-    head = "The temporal relation between the event in question and the event in context is: "
-    problems, preds = [], []
-    for i in range(n):
-        person = f"Person {i}"
-        roles = [f"Role {rng.randrange(200)} of Place {j}" for j in range(12)]
-        facts = [
-            f"{person} holds the position of {r} from {1950 + j} to {1960 + j}."
-            for j, r in enumerate(roles)
-        ]
-        gold = rng.randrange(1, 12)
-        label = LABELS["cotemp"][i % 4]
-        problems.append(
-            Problem(
-                id=f"bench-{i}",
-                dataset="cotemp",
-                split="test",
-                label=label,
-                support=[gold],
-                question=f"While {person} was holding the position of {roles[0]}, which position "
-                f"did {person} hold within the same time interval?",
-                context=facts,
-                answers=[roles[gold]],
-                meta={"triple_element": "S1_R1_O2"},
-            )
-        )
-        pick = gold if rng.random() < 0.6 else rng.randrange(12)
-        trace = (
-            f"{head}{rng.choice(LABELS['cotemp'])}.\nI need to use the following facts to "
-            f"answer the question: {[facts[pick]]!r}"
-        )
-        kind = rng.random()
-        if kind < 0.8:
-            out = f"assistant\n\n<think>{trace}</think> <answer>{[roles[pick]]!r}</answer>"
-        elif kind < 0.9:
-            out = repr([roles[pick]])
-        else:
-            out = f"assistant\n\n<think>{trace[: rng.randrange(len(trace))]}"
-        preds.append({"id": f"bench-{i}", "output": out, "n_new_tokens": len(out) // 4})
-    return problems, preds
-
-
 def cmd_bench_score(args: argparse.Namespace) -> int:
     """Handler of ``tracekd bench score``: time parse + both scorers + summary on N items."""
-    import platform
-    import time
+    from ..bench.scoring import bench_score
+    from ..runio import atomic_write_json
 
-    from ..runio import atomic_write_json, package_version
-    from ..score import score_items, summarize
-
-    problems, preds = bench_items(args.n, args.seed)
-    t0 = time.perf_counter()
-    items = score_items(problems, preds)
-    t1 = time.perf_counter()
-    summary = summarize(items)
-    t2 = time.perf_counter()
-    total = t2 - t0
-    result = {
-        "n": args.n,
-        "seconds_score_items": t1 - t0,
-        "seconds_summarize": t2 - t1,
-        "seconds_total": total,
-        "items_per_second": args.n / total,
-        "answer_accuracy": summary["answer_accuracy"],
-        "python": platform.python_version(),
-        "tracekd_version": package_version(),
-    }
+    result = bench_score(args.n, args.seed)
+    total = result["seconds_total"]
     atomic_write_json(args.out, result)
     print(json.dumps({k: result[k] for k in ("n", "seconds_total", "items_per_second")}))
     print(

@@ -11,7 +11,7 @@ import argparse
 
 def register(sub: argparse._SubParsersAction, bench: argparse._SubParsersAction) -> None:
     """Add ``intervene`` to the tracekd parser."""
-    from ..intervene import KINDS
+    from ..experiment.intervene import KINDS
 
     p = sub.add_parser(
         "intervene", help="Force trace prefixes at inference, generate only the answer."
@@ -33,7 +33,7 @@ def register(sub: argparse._SubParsersAction, bench: argparse._SubParsersAction)
 def cmd_intervene(args: argparse.Namespace) -> int:
     """Run ``intervene.intervene`` and print the per-kind summary."""
     from ..config import GenerateConfig
-    from ..intervene import intervene
+    from ..experiment.intervene import intervene
 
     kinds = [k.strip() for k in args.kinds.split(",") if k.strip()]
     cfg = GenerateConfig(max_new_tokens=args.max_new_tokens)

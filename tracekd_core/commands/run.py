@@ -10,8 +10,8 @@ def _run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from ..config import load_profile
-    from ..grid import run_grid
-    from ..notebooks import assemble_docs, run_notebooks
+    from ..experiment.grid import run_grid
+    from ..report.notebooks import assemble_docs, run_notebooks
 
     root = Path(args.root)
     profile = load_profile(args.profile, root / "configs")

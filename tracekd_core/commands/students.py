@@ -15,7 +15,7 @@ from pathlib import Path
 
 def _train(args: argparse.Namespace) -> int:
     from ..errors import ConfigError
-    from ..train import load_train_config, train
+    from ..students.train import load_train_config, train
 
     cfg, run = load_train_config(
         args.config,
@@ -41,8 +41,8 @@ def _train(args: argparse.Namespace) -> int:
 
 def _generate(args: argparse.Namespace) -> int:
     from ..config import GenerateConfig, load_config, validate_config
-    from ..generate import generate, load_predictions
     from ..records import read_problems
+    from ..students.generate import generate, load_predictions
 
     cfg = load_config(GenerateConfig, args.config) if args.config else GenerateConfig()
     over = {
@@ -78,7 +78,7 @@ def _generate(args: argparse.Namespace) -> int:
 
 
 def _bench_train(args: argparse.Namespace) -> int:
-    from ..bench_students import bench_train
+    from ..bench.students import bench_train
 
     bench_train(
         steps=args.steps,
@@ -93,7 +93,7 @@ def _bench_train(args: argparse.Namespace) -> int:
 
 
 def _bench_generate(args: argparse.Namespace) -> int:
-    from ..bench_students import bench_generate
+    from ..bench.students import bench_generate
 
     res = bench_generate(
         n_problems=args.n,

@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..study_design import TRACE_TYPES
+from ..study.design import TRACE_TYPES
 
 
 def register(sub: argparse._SubParsersAction, bench: argparse._SubParsersAction) -> None:
@@ -78,8 +78,8 @@ def _export(args: argparse.Namespace) -> int:
     from ..datasets import make_problems
     from ..errors import ConfigError
     from ..records import read_problems
-    from ..study_stimuli import make_stimuli
-    from ..study_survey import export_survey
+    from ..study.stimuli import make_stimuli
+    from ..study.survey import export_survey
 
     if args.teacher and not args.problems:
         raise ConfigError(
@@ -114,15 +114,15 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from ..study_server import serve
+    from ..study.server import serve
 
     serve(args.dir, args.host, args.port)
     return 0
 
 
 def _analyze(args: argparse.Namespace) -> int:
-    from ..study_analysis import analyze_dir
-    from ..study_stimuli import read_stimuli
+    from ..study.analysis import analyze_dir
+    from ..study.stimuli import read_stimuli
 
     responses = Path(args.responses)
     stimuli_path = Path(args.stimuli) if args.stimuli else responses.parent / "stimuli.json"
@@ -150,8 +150,8 @@ def _analyze(args: argparse.Namespace) -> int:
 
 
 def _proxies(args: argparse.Namespace) -> int:
-    from ..study_proxies import proxy_items, proxy_table
-    from ..study_stimuli import read_stimuli
+    from ..study.proxies import proxy_items, proxy_table
+    from ..study.stimuli import read_stimuli
 
     items = proxy_items(read_stimuli(args.study_dir))
     if args.out:

@@ -33,8 +33,8 @@ def register(sub: argparse._SubParsersAction, bench: argparse._SubParsersAction)
 def _teacher(args: argparse.Namespace) -> int:
     from ..errors import ConfigError
     from ..records import read_problems, write_jsonl
-    from ..teacher import HttpTeacher, LocalTeacher
-    from ..teacher_pipeline import run_pipeline
+    from ..teacher.backends import HttpTeacher, LocalTeacher
+    from ..teacher.pipeline import run_pipeline
 
     problems = read_problems(args.problems)
     if args.split != "all":

@@ -38,9 +38,9 @@ def register(sub: argparse._SubParsersAction, bench: argparse._SubParsersAction)
 
 
 def _traces(args: argparse.Namespace) -> int:
-    from ..decompose import build_sft_examples
     from ..errors import ConfigError
     from ..records import read_problems, write_jsonl
+    from ..traces.decompose import build_sft_examples
 
     problems = read_problems(args.problems)
     if args.split != "all":

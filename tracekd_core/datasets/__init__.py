@@ -17,18 +17,21 @@ Examples
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 from ..config import DataConfig
 from ..errors import RecordError
 from ..hub import resolve_revision
 from ..records import Problem, validate_problem
 from ..registry import DATASETS
+from ..runio import file_sha256
 from . import babi, cotemp, marco, spec, synth_babi, synth_cotemp, synth_marco
 from .spec import DatasetSpec
 
 log = logging.getLogger(__name__)
 
-__all__ = ["DatasetSpec", "make_problems", "solve"]
+__all__ = ["DatasetSpec", "make_problems", "solve", "spec_field"]
 
 
 def _synthetic(module, name: str):
@@ -41,7 +44,12 @@ def _synthetic(module, name: str):
 DATASETS.add(
     "cotemp",
     DatasetSpec(
-        "cotemp",
+        name="cotemp",
+        labels=cotemp.LABELS,
+        user_prompt=cotemp.user_prompt,
+        label_sentence=cotemp.LABEL_SENTENCE,
+        retrieval_sentence=cotemp.RETRIEVAL_SENTENCE,
+        answer_format=cotemp.answer_format,
         generate=_synthetic(synth_cotemp, "cotemp"),
         load_folder=cotemp.load_folder,
         load_hub=cotemp.load_hub,
@@ -52,7 +60,12 @@ DATASETS.add(
 DATASETS.add(
     "babi",
     DatasetSpec(
-        "babi",
+        name="babi",
+        labels=babi.LABELS,
+        user_prompt=babi.user_prompt,
+        label_sentence=babi.LABEL_SENTENCE,
+        retrieval_sentence=babi.RETRIEVAL_SENTENCE,
+        answer_format=babi.answer_format,
         generate=_synthetic(synth_babi, "babi"),
         load_folder=babi.load_folder,
         load_hub=babi.load_hub,
@@ -63,7 +76,12 @@ DATASETS.add(
 DATASETS.add(
     "marco",
     DatasetSpec(
-        "marco",
+        name="marco",
+        labels=marco.LABELS,
+        user_prompt=marco.user_prompt,
+        label_sentence=marco.LABEL_SENTENCE,
+        retrieval_sentence=marco.RETRIEVAL_SENTENCE,
+        answer_format=marco.answer_format,
         generate=_synthetic(synth_marco, "marco"),
         load_folder=marco.load_folder,
         load_hub=marco.load_hub,
@@ -97,8 +115,6 @@ def source_fingerprint(cfg: DataConfig) -> dict[str, str]:
     {}
     """
     from pathlib import Path
-
-    from ..runio import file_sha256
 
     if cfg.source == "synthetic":
         return {}
@@ -172,3 +188,30 @@ def solve(problem: Problem) -> list[str]:
     Dispatches on ``problem.dataset`` through the registry (``DatasetSpec.solve``).
     """
     return DATASETS.get(problem.dataset).solve(problem)
+
+
+class spec_field(Mapping[str, Any]):  # noqa: N801 (reads like the per-dataset dict it replaces)
+    """Read-only ``{dataset: DatasetSpec.<field>}`` over every registered dataset, looked up on
+    use (so a dataset registered later is seen too).
+
+    Examples
+    --------
+    >>> spec_field("labels")["cotemp"]
+    ('equal', 'overlap', 'during', 'mix')
+    >>> "squad" in spec_field("labels"), sorted(spec_field("labels"))
+    (False, ['babi', 'cotemp', 'marco'])
+    """
+
+    def __init__(self, field: str):
+        self.field = field
+
+    def __getitem__(self, dataset: str) -> Any:
+        if dataset not in DATASETS:
+            raise KeyError(dataset)
+        return getattr(DATASETS.get(dataset), self.field)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(DATASETS.names())
+
+    def __len__(self) -> int:
+        return len(DATASETS.names())

@@ -20,6 +20,7 @@ from ..errors import DatasetFormatError
 from ..hub import resolve_revision
 from ..records import Problem, read_text
 from ..seeding import derive_rng
+from .spec import CATEGORY_SENTENCE, INSTRUCTION
 from .split import sample_per_group, sample_stratified
 
 log = logging.getLogger(__name__)
@@ -428,3 +429,22 @@ def solve(problem: Problem) -> list[str]:
     if task == "size-reasoning":
         return [_fits(lines, q)]
     raise KeyError(f"no bAbI solver for task {task!r}")  # pragma: no cover
+
+
+# --------------------------------------------------------------- the dataset's entry (spec.py)
+
+#: The gold classification-step labels: the task names (section 2.2).
+LABELS = tuple(TASKS.values())
+LABEL_SENTENCE = CATEGORY_SENTENCE
+RETRIEVAL_SENTENCE = "I need to use the following text to answer the question: "
+
+
+def user_prompt(p: Problem) -> str:
+    """The user turn: the story one line per sentence, then the question."""
+    story = "\n".join(p.context)
+    return f"{INSTRUCTION}{story}\nQuestion: {p.question} Only return the answer.\n"
+
+
+def answer_format(p: Problem) -> str:
+    """bAbI targets write the bare first answer (PAPER_NOTES 2.2)."""
+    return p.answers[0]

@@ -33,8 +33,10 @@ from pathlib import Path
 from ..config import DataConfig
 from ..errors import DatasetFormatError
 from ..hub import resolve_revision
-from ..records import LABELS, Problem, read_text
+from ..records import Problem, read_text
 from ..seeding import derive_rng
+from ..text import normalize_text
+from .spec import INSTRUCTION
 from .split import sample_stratified, split_per_group
 
 log = logging.getLogger(__name__)
@@ -489,7 +491,7 @@ def finish(problems: list[Problem], cfg: DataConfig, seed: int) -> list[Problem]
 def load_folder(folder: Path, cfg: DataConfig, seed: int) -> list[Problem]:
     """Load every ``{relation}.json`` present in ``folder`` (at least one), split and cap."""
     problems: list[Problem] = []
-    for rel in LABELS["cotemp"]:
+    for rel in LABELS:
         path = Path(folder) / f"{rel}.json"
         if path.exists():
             rows, skipped = read_relation_file(path, rel)
@@ -515,7 +517,53 @@ def load_hub(cfg: DataConfig, seed: int) -> list[Problem]:
     revision = resolve_revision(HUB_REPO, cfg.revision or HUB_REVISION)
     paths = [
         hf_hub_download(HUB_REPO, f"{rel}.json", repo_type="dataset", revision=revision)
-        for rel in LABELS["cotemp"]
+        for rel in LABELS
     ]
     folder = Path(paths[0]).parent
     return load_folder(folder, cfg, seed)
+
+
+# --------------------------------------------------------------- the dataset's entry (spec.py)
+
+#: The gold classification-step labels: the temporal relation of the two events (section 2.1).
+LABELS = ("equal", "overlap", "during", "mix")
+LABEL_SENTENCE = "The temporal relation between the event in question and the event in context is: "
+RETRIEVAL_SENTENCE = "I need to use the following facts to answer the question: "
+
+
+def user_prompt(p: Problem) -> str:
+    """The user turn: the facts as a list repr, then the question."""
+    return f"{INSTRUCTION}{p.context!r}\nQuestion: {p.question} Only return the answer.\n"
+
+
+def answer_format(p: Problem) -> str:
+    """CoTemp targets write the whole gold list as a list repr (PAPER_NOTES 2.1)."""
+    return repr(list(p.answers))
+
+
+def anchor_index(problem: Problem) -> int | None:
+    """Index of the question's own event fact (the CoTemp *anchor*), or None.
+
+    The synthetic generator records it (``meta["anchor"]``); on real CoTemp it is the first
+    non-support fact whose subject and object are both named in the question. bAbI and MARCO
+    have no anchor. The anchor is never answer-bearing: the answers co-occur with it.
+
+    Examples
+    --------
+    >>> p = Problem(id="a", dataset="cotemp", split="test", label="equal", support=[1],
+    ...     question="While Ann worked for Acme, which school did Ann attend?",
+    ...     context=["Ann works for Acme from 2001 to 2003.", "Ann attended Uni in 2002."],
+    ...     answers=["Uni"], meta={"triple_element": "S1_R2_O2"})
+    >>> anchor_index(p)
+    0
+    """
+    if problem.dataset != "cotemp":
+        return None
+    if isinstance(problem.meta.get("anchor"), int):
+        return problem.meta["anchor"]
+    q = f" {normalize_text(problem.question)} "
+    for i, text in enumerate(problem.context):
+        f = parse_fact(text) if i not in problem.support else None
+        if f and all(f" {normalize_text(x)} " in q for x in (f.subject, f.object)):
+            return i
+    return None

@@ -34,8 +34,9 @@ from tqdm.auto import tqdm
 from ..config import DataConfig
 from ..errors import DatasetFormatError
 from ..hub import resolve_revision
-from ..records import LABELS, Problem, read_text
+from ..records import Problem, read_text
 from ..seeding import derive_rng
+from .spec import CATEGORY_SENTENCE, INSTRUCTION
 from .split import allocate
 
 log = logging.getLogger(__name__)
@@ -141,12 +142,12 @@ def row_to_problem(
             **where, field="query", value=row.get("query"), fix="Give the query text."
         )
     qtype = row.get("query_type")
-    if not isinstance(qtype, str) or qtype.upper() not in LABELS["marco"]:
+    if not isinstance(qtype, str) or qtype.upper() not in LABELS:
         raise DatasetFormatError(
             **where,
             field="query_type",
             value=qtype,
-            fix=f"Use one of {list(LABELS['marco'])} (any case).",
+            fix=f"Use one of {list(LABELS)} (any case).",
         )
     answers = row.get("answers")
     if not isinstance(answers, list) or not all(isinstance(a, str) for a in answers):
@@ -244,7 +245,7 @@ def sample_rows(
     rows: Iterable[tuple[str, int, dict[str, Any]]], split: str, cfg: DataConfig, seed: int
 ) -> list[Problem]:
     """Convert ``(file, row number, row)`` triples and sample per query type (seeded)."""
-    per_type: dict[str, list[Problem]] = {t: [] for t in LABELS["marco"]}
+    per_type: dict[str, list[Problem]] = {t: [] for t in LABELS}
     skipped: Counter[str] = Counter()
     for file, n, row in tqdm(rows, desc=f"MARCO {split} rows", disable=None):
         p = row_to_problem(
@@ -258,13 +259,13 @@ def sample_rows(
         log.warning("MARCO %s: skipped %s", split, dict(skipped))
     want = cfg.n_train if split == "train" else cfg.n_test
     counts = (
-        dict.fromkeys(LABELS["marco"], REFERENCE_PER_TYPE[split])
+        dict.fromkeys(LABELS, REFERENCE_PER_TYPE[split])
         if want is None
-        else allocate(want, LABELS["marco"], cfg.label_weights)
+        else allocate(want, LABELS, cfg.label_weights)
     )
     rng = derive_rng(seed, "marco", split)
     out = []
-    for t in LABELS["marco"]:
+    for t in LABELS:
         k = min(counts[t], len(per_type[t]))
         if k < counts[t]:
             log.warning("MARCO %s: only %d usable %s rows (wanted %d)", split, k, t, counts[t])
@@ -346,3 +347,21 @@ def solve(problem: Problem) -> list[str]:
             hit = re.search(p_re.format(e=re.escape(m.group(1))), text)
             return [hit.group(1)] if hit else []
     return []
+
+
+# --------------------------------------------------------------- the dataset's entry (spec.py)
+
+#: The gold classification-step labels: MS MARCO's query types (section 2.3).
+LABELS = ("DESCRIPTION", "NUMERIC", "ENTITY", "LOCATION", "PERSON")
+LABEL_SENTENCE = CATEGORY_SENTENCE
+RETRIEVAL_SENTENCE = "I need to use the following text to answer the question: "
+
+
+def user_prompt(p: Problem) -> str:
+    """The user turn: the passages as a list repr, then the question on its own line."""
+    return f"{INSTRUCTION}{p.context!r}\nQuestion: {p.question}\nOnly return the answer.\n"
+
+
+def answer_format(p: Problem) -> str:
+    """MARCO targets write the bare first answer (PAPER_NOTES 2.3)."""
+    return p.answers[0]

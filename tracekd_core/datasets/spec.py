@@ -1,8 +1,11 @@
-"""The dataset registry entry: one object per dataset, dispatching on ``DataConfig.source``.
+"""The dataset registry entry: everything the pipeline knows about one dataset, in one object.
 
-A dataset (paper sections 2.1-2.3) is a synthetic generator (offline default), a loader of the
-native files in a local folder, a Hugging Face Hub loader (online only) and an independent solver.
-Registering a new dataset is one ``DATASETS.add(name, DatasetSpec(...))``.
+A dataset (paper sections 2.1-2.3) is its gold label set, the user prompt, the two trace
+sentences and the answer format of its targets, a synthetic generator (offline default), a loader
+of the native files in a local folder, a Hugging Face Hub loader (online only) and an independent
+solver. Each dataset module defines these; registering it is one
+``DATASETS.add(name, DatasetSpec(...))`` line in ``datasets/__init__.py``. Config validation,
+the CLI choices, record validation, prompts and trace templates all read the registry.
 """
 
 from __future__ import annotations
@@ -15,15 +18,32 @@ from ..config import DataConfig
 from ..errors import ConfigError
 from ..records import Problem
 
+#: The user-turn instruction of every dataset's prompt (reference: one template for all).
+INSTRUCTION = "Answer the question based on the context:\n"
+#: The reference's label-sentence prefix of the category datasets (bAbI, MARCO).
+CATEGORY_SENTENCE = (
+    "The category of the question represents what is being asked in that question. "
+    "The category of the question asked is: "
+)
 
-@dataclass(frozen=True)
+
+@dataclass(frozen=True, kw_only=True)
 class DatasetSpec:
-    """How to make the problems of one dataset.
+    """One dataset: its labels, prompt, trace sentences, loaders, generator and solver.
 
     Parameters
     ----------
     name : str
         Registry name (``cotemp``, ``babi``, ``marco``).
+    labels : tuple of str
+        The gold classification-step label set (paper section 2).
+    user_prompt : callable
+        ``user_prompt(problem) -> str``: the user turn (same for training and inference).
+    label_sentence, retrieval_sentence : str
+        Trace sentence prefixes: label sentence = prefix + label + ``.\n``, retrieval sentence
+        = prefix + repr(list of support texts) (PAPER_NOTES 2.1-2.3).
+    answer_format : callable
+        ``answer_format(problem) -> str``: how the gold answer is written inside ``<answer>``.
     generate : callable
         ``generate(cfg, seed) -> list[Problem]``: the offline synthetic generator.
     load_folder : callable
@@ -37,13 +57,20 @@ class DatasetSpec:
 
     Examples
     --------
-    >>> spec = DatasetSpec("toy", generate=lambda c, s: [], load_folder=lambda f, c, s: [],
-    ...                    load_hub=lambda c, s: [], solve=lambda p: [], reference_sizes=(8, 2))
+    >>> spec = DatasetSpec(name="toy", labels=("a", "b"), user_prompt=lambda p: p.question,
+    ...     label_sentence="Label: ", retrieval_sentence="Facts: ", answer_format=lambda p: "x",
+    ...     generate=lambda c, s: [], load_folder=lambda f, c, s: [], load_hub=lambda c, s: [],
+    ...     solve=lambda p: [], reference_sizes=(8, 2))
     >>> spec.load(DataConfig(dataset="cotemp"), seed=0)
     []
     """
 
     name: str
+    labels: tuple[str, ...]
+    user_prompt: Callable[[Problem], str]
+    label_sentence: str
+    retrieval_sentence: str
+    answer_format: Callable[[Problem], str]
     generate: Callable[[DataConfig, int], list[Problem]]
     load_folder: Callable[[Path, DataConfig, int], list[Problem]]
     load_hub: Callable[[DataConfig, int], list[Problem]]
@@ -77,7 +104,9 @@ class DatasetSpec:
 
         Examples
         --------
-        >>> spec = DatasetSpec("toy", None, None, None, None, reference_sizes=(8, 2))
+        >>> spec = DatasetSpec(name="toy", labels=(), user_prompt=None, label_sentence="",
+        ...     retrieval_sentence="", answer_format=None, generate=None, load_folder=None,
+        ...     load_hub=None, solve=None, reference_sizes=(8, 2))
         >>> spec.sizes(DataConfig(dataset="babi", n_test=5))
         (8, 5)
         """

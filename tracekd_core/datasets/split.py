@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from typing import TypeVar
 
 from ..errors import ConfigError
-from ..records import LABELS
+from ..registry import DATASETS
 from ..seeding import derive_rng
 
 T = TypeVar("T")
@@ -88,7 +88,7 @@ def label_schedule(
 def synthetic_labels(
     dataset: str, split: str, n: int, weights: dict[str, float] | None, seed: int
 ) -> list[str]:
-    """The label schedule of one synthetic split: ``n`` labels of ``LABELS[dataset]``, shuffled.
+    """The label schedule of one synthetic split: ``n`` of the dataset's labels, shuffled.
 
     The draw depends only on ``(seed, dataset, split)``, so every generator gets stable labels.
 
@@ -104,7 +104,7 @@ def synthetic_labels(
     """
     try:
         rng = derive_rng(seed, dataset, split, "labels")
-        return label_schedule(n, LABELS[dataset], weights, rng)
+        return label_schedule(n, DATASETS.get(dataset).labels, weights, rng)
     except ValueError as e:
         raise ConfigError(f"data.label_weights: {e}") from None
 

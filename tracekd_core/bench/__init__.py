@@ -1,0 +1,1 @@
+"""Benchmarks behind ``tracekd bench`` (ours against a baseline, side by side)."""

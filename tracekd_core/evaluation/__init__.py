@@ -1,0 +1,1 @@
+"""Decoupled evaluation (paper 6): parsing, strict and reference scorers, scoring, statistics."""

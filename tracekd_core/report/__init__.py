@@ -1,0 +1,1 @@
+"""Tables, figures and notebook execution for the book (reads what the pipeline wrote)."""

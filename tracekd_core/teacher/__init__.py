@@ -1,0 +1,1 @@
+"""Teacher traces: LLM backends and the teacher pipeline."""

@@ -1,0 +1,138 @@
+"""The teacher-trace pipeline of the reference (paper section 4; flaws in 4.7 and 10).
+
+1. The teacher answers every problem (reasoning trace + answer).
+2. Only the problems it answered correctly, scored with *our* scorer, are kept.
+3. A summarizer writes a summary (under 100 words) of each kept trace.
+4. The teacher gives a post-hoc explanation of its answer in a follow-up turn.
+
+Every call goes through ``teacher.cached_chat``, so a re-run resumes where it stopped. The output
+rows (``teacher_traces.jsonl``) are keyed by problem id, so SFT conditions built from them pair
+each problem with its own messages (the reference paired problems with other problems' traces).
+
+Row format::
+
+    {"id": str, "trace": str|null, "answer": str, "correct": bool,
+     "summary": str|null, "explanation": str|null}
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+from tqdm.auto import tqdm
+
+from ..errors import RecordError
+from ..evaluation.score import score_items
+from ..records import Problem
+from ..traces.prompts import prompt_messages
+from .backends import cached_chat
+
+log = logging.getLogger(__name__)
+
+SUMMARY_PROMPT = (
+    "Summarize the following reasoning in under 100 words, keeping the steps that lead to the "
+    "answer:\n\n{trace}"
+)
+EXPLAIN_PROMPT = "Explain briefly, step by step, why your answer is correct."
+
+
+def teacher_answers(
+    teacher: Any, problems: list[Problem], cache_dir: str | Path, params: dict | None = None
+) -> list[dict]:
+    """Step 1-2: the teacher answers each problem; ``correct`` is our strict answer score."""
+    params = params or {}
+    rows, preds = [], {}
+    for p in tqdm(problems, desc="teacher answers", disable=len(problems) < 20):
+        r = cached_chat(teacher, prompt_messages(p), params, cache_dir)
+        rows.append({"id": p.id, "trace": r.reasoning, "answer": r.content})
+        preds[p.id] = {"id": p.id, "output": r.content}
+    items = score_items(problems, preds)
+    for row, item in zip(rows, items, strict=True):
+        row["correct"] = bool(item["answer_correct"])
+    return rows
+
+
+def add_summaries_and_explanations(
+    rows: list[dict],
+    problems: list[Problem],
+    teacher: Any,
+    summarizer: Any,
+    cache_dir: str | Path,
+    params: dict | None = None,
+) -> list[dict]:
+    """Steps 3-4 on the teacher-solved rows; unsolved rows get ``None`` for both."""
+    params = params or {}
+    by_id = {p.id: p for p in problems}
+    for row in tqdm(rows, desc="summaries + explanations", disable=len(rows) < 20):
+        row["summary"] = row["explanation"] = None
+        if not row["correct"]:
+            continue
+        if row["trace"]:
+            msg = [{"role": "user", "content": SUMMARY_PROMPT.format(trace=row["trace"])}]
+            row["summary"] = cached_chat(summarizer, msg, params, cache_dir).content
+        turn = [
+            *prompt_messages(by_id[row["id"]]),
+            {"role": "assistant", "content": row["answer"]},
+            {"role": "user", "content": EXPLAIN_PROMPT},
+        ]
+        row["explanation"] = cached_chat(teacher, turn, params, cache_dir).content
+    return rows
+
+
+def run_pipeline(
+    teacher: Any,
+    problems: list[Problem],
+    cache_dir: str | Path,
+    *,
+    summarizer: Any = None,
+    params: dict | None = None,
+) -> list[dict]:
+    """The whole pipeline; the summarizer defaults to the teacher itself."""
+    rows = teacher_answers(teacher, problems, cache_dir, params)
+    n_ok = sum(r["correct"] for r in rows)
+    log.info("teacher solved %d/%d problems", n_ok, len(rows))
+    return add_summaries_and_explanations(
+        rows, problems, teacher, summarizer or teacher, cache_dir, params
+    )
+
+
+def import_traces(path: str | Path, *, id_col: str = "id", trace_col: str = "trace") -> dict:
+    """Read an existing trace file (CSV or JSON lines) as ``{problem id: trace}``.
+
+    Raises
+    ------
+    RecordError
+        A row without the id or trace column, or a duplicate id (names file, line and column).
+    """
+    path = Path(path)
+    with path.open(encoding="utf-8", newline="") as f:
+        if path.suffix.lower() == ".csv":
+            rows = list(enumerate(csv.DictReader(f), start=2))
+        else:
+            rows = [(i, json.loads(s)) for i, s in enumerate(f, start=1) if s.strip()]
+    out: dict[str, str] = {}
+    for line, row in rows:
+        for col in (id_col, trace_col):
+            if not isinstance(row.get(col), str) or not row[col]:
+                raise RecordError(
+                    file=str(path),
+                    line=line,
+                    field=col,
+                    value=row.get(col),
+                    fix=f"Every row needs non-empty {id_col!r} and {trace_col!r} columns "
+                    "(rename them with id_col/trace_col).",
+                )
+        if row[id_col] in out:
+            raise RecordError(
+                file=str(path),
+                line=line,
+                field=id_col,
+                value=row[id_col],
+                fix="Ids must be unique.",
+            )
+        out[row[id_col]] = row[trace_col]
+    return out
