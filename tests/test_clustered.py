@@ -85,7 +85,7 @@ def test_pooled_association_by_hand_and_seed_copies_add_nothing():
     import math
 
     from scipy.stats import norm
-    from tracekd_core.clustered import pooled_association
+    from tracekd_core.evaluation.clustered import pooled_association
 
     one = pooled_association(_assoc_rows((30, 10, 10, 30), [0]), "label")
     # saturated logit: OR = ad/bc = 9, Wald se = sqrt(1/30 + 1/10 + 1/10 + 1/30)
@@ -100,7 +100,7 @@ def test_pooled_association_by_hand_and_seed_copies_add_nothing():
 
 
 def test_pooled_association_strata_fixed_effects_remove_confounding():
-    from tracekd_core.clustered import pooled_association
+    from tracekd_core.evaluation.clustered import pooled_association
 
     # OR 1 within each stratum, but stratum b is mostly step-wrong and answer-wrong
     a = _assoc_rows((40, 40, 40, 40), [0, 1, 2], "a")
@@ -113,7 +113,7 @@ def test_pooled_association_strata_fixed_effects_remove_confounding():
 
 
 def test_pooled_association_no_or_for_empty_margin_or_cell():
-    from tracekd_core.clustered import association_verdict, pooled_association
+    from tracekd_core.evaluation.clustered import association_verdict, pooled_association
 
     empty = pooled_association(_assoc_rows((5, 3, 0, 0), [0, 1, 2]), "label")  # no wrong answer
     assert empty["status"] == "degenerate" and empty["odds_ratio"] is None

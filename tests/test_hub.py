@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from tracekd_core import grid, hub
+from tracekd_core import hub
+from tracekd_core.experiment import grid
 from tracekd_core.config import DataConfig, dump
 from tracekd_core.datasets import babi, cotemp, make_problems, marco, source_fingerprint, spec
 from tracekd_core.errors import ConfigError

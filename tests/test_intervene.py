@@ -133,7 +133,7 @@ def test_cli_intervene(tmp_path):
 
 
 def test_intervention_pooled_test_counts_problems_not_seeds():
-    from tracekd_core.intervene import summarize_interventions
+    from tracekd_core.experiment.intervene import summarize_interventions
 
     def recs(seeds):
         return [

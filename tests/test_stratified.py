@@ -110,7 +110,7 @@ def _grid_rows(n_seeds: int = 3):
 def test_pooled_step_table_primary_raw_and_holm_on_the_rest():
     import pandas as pd
 
-    from tracekd_core import disconnect
+    from tracekd_core.report import disconnect
 
     t = disconnect.pooled_step_table(pd.DataFrame(_grid_rows()))
     prim = t[t["primary"]]
@@ -125,7 +125,7 @@ def test_pooled_step_table_primary_raw_and_holm_on_the_rest():
 def test_primary_sentence_and_anchor_table():
     import pandas as pd
 
-    from tracekd_core import disconnect
+    from tracekd_core.report import disconnect
 
     items = pd.DataFrame(_grid_rows())
     pooled = disconnect.pooled_step_table(items)

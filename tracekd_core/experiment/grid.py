@@ -74,7 +74,7 @@ def build_problems(root: Path, dc: DataConfig, data_seed: int) -> Path:
     lock = runio.hold_lock(d)  # noqa: F841 (data folders are shared by profiles)
     path = d / "problems.jsonl"
     if not path.exists():
-        from .datasets import source_fingerprint  # the hub commit / file hashes it was made from
+        from ..datasets import source_fingerprint  # the hub commit / file hashes it was made from
 
         manifest = {"data": dump(dc), "seed": data_seed, "source": source_fingerprint(dc)}
         runio.atomic_write_json(d / "config.json", manifest)

@@ -117,7 +117,7 @@ def pooled_step_table(
     ``verdict`` (``clustered.association_verdict`` on ``p_holm``) needs ``MIN_SEEDS`` seeds;
     ``measures`` says whether the row is the paper's question or answer-trace consistency.
     """
-    from .clustered import association_verdict, pooled_association
+    from ..evaluation.clustered import association_verdict, pooled_association
 
     rows = []
     for (ds, student, cond), g in items.groupby(["dataset", "student", "condition"], sort=True):

@@ -283,7 +283,7 @@ def make_stimuli(
     elif needs_teacher:
         chosen = sample_problems(problems, n, seed)
         if teacher is None:
-            from .teacher import LocalTeacher
+            from ..teacher.backends import LocalTeacher
 
             teacher = LocalTeacher(local_teacher)
         rows = local_teacher_rows(teacher, chosen, cache_dir, {"max_new_tokens": max_new_tokens})
