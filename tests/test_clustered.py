@@ -85,6 +85,7 @@ def test_pooled_association_by_hand_and_seed_copies_add_nothing():
     import math
 
     from scipy.stats import norm
+
     from tracekd_core.evaluation.clustered import pooled_association
 
     one = pooled_association(_assoc_rows((30, 10, 10, 30), [0]), "label")

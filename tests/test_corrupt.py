@@ -254,10 +254,10 @@ def test_synthetic_distractors_share_a_question_word_at_default_size(tmp_path, d
     """Issue 9: ~62% (bAbI) and ~58% (MARCO, default 8 distractors) shared no question word."""
     import pandas as pd
 
-    from tracekd_core.report import tables as report
     from tracekd_core.config import DataConfig
     from tracekd_core.datasets import make_problems
     from tracekd_core.records import write_problems
+    from tracekd_core.report import tables as report
 
     cfg = DataConfig(dataset=dataset, source="synthetic", n_train=330, n_test=1)
     path = tmp_path / f"{dataset}.jsonl"

@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 
 from tracekd_core import hub
-from tracekd_core.experiment import grid
 from tracekd_core.config import DataConfig, dump
 from tracekd_core.datasets import babi, cotemp, make_problems, marco, source_fingerprint, spec
 from tracekd_core.errors import ConfigError
+from tracekd_core.experiment import grid
 
 FIX = Path(__file__).parent / "fixtures" / "datasets"
 SHA = "a" * 40

@@ -6,12 +6,12 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from tracekd_core.loss import (  # noqa: E402
+from tracekd_core.students.loss import (  # noqa: E402
     chunked_cross_entropy_sum,
     lm_loss_sum,
     mixed_precision,
 )
-from tracekd_core.render import IGNORE_INDEX  # noqa: E402
+from tracekd_core.students.render import IGNORE_INDEX  # noqa: E402
 
 
 @pytest.mark.parametrize("chunk", [1, 3, 7, 64])
