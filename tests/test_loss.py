@@ -63,7 +63,7 @@ def test_lm_loss_sum_chunked_equals_plain_path(tiny_student):
 def _lora(model_cache, dtype):
     from peft import LoraConfig, get_peft_model
 
-    from tracekd_core.students import load_student
+    from tracekd_core.students.catalog import load_student
 
     model, tok = load_student("tiny-random", dtype=dtype, cache_dir=model_cache)
     torch.manual_seed(0)

@@ -144,7 +144,7 @@ def test_findings_say_not_enough_seeds_and_no_best_on_ties():
 
 
 def test_best_condition_only_when_it_beats_the_runner_up():
-    from tracekd_core.findings import best_condition
+    from tracekd_core.report.findings import best_condition
 
     # 30/50 = 60.0% vs 25/50 = 50.0%: a strict winner, named with the runner-up
     acc = pd.DataFrame({"condition": ["correct", "incorrect", "vanilla"], "rate": [0.5, 0.6, 0.5]})

@@ -141,7 +141,7 @@ def test_too_few_eligible_problems_is_named(study_problems, study_teacher_output
 
 
 def test_offline_local_teacher_stimuli(study_problems, tiny_student, tmp_path):
-    from tracekd_core.teacher import LocalTeacher
+    from tracekd_core.teacher.backends import LocalTeacher
 
     model, tok = tiny_student
     teacher = LocalTeacher("tiny-random", model=model, tokenizer=tok)
