@@ -97,7 +97,7 @@ class Registry(Generic[T]):
 DATASETS: Registry = Registry("dataset", ("tracekd_core.datasets",))
 TRACE_TEMPLATES: Registry = Registry("trace_template", ("tracekd_core.decompose",))
 CORRUPTIONS: Registry = Registry("corruption", ("tracekd_core.corrupt",))
-SFT_KINDS: Registry = Registry("sft_kind", ("tracekd_core.decompose",))
+SFT_KINDS: Registry = Registry("sft_kind", ("tracekd_core.decompose", "tracekd_core.teacher_sft"))
 STUDENTS: Registry = Registry("student", ("tracekd_core.students",))
 PARSERS: Registry = Registry("parser", ("tracekd_core.parse",))
 ANSWER_SCORERS: Registry = Registry("answer_scorer", ("tracekd_core.score",))
