@@ -133,6 +133,14 @@ def build_condition_sft(
     )
 
 
+def _empty_part(train: list, test: list) -> str:
+    return (
+        "train and test parts"
+        if not train and not test
+        else ("train part" if not train else "test part")
+    )
+
+
 def _trace_words(record: dict) -> int:
     span = record["spans"]["trace"]
     if span is None:
@@ -189,7 +197,7 @@ def prepare_stage(profile: ProfileConfig, runs: Path, dataset: str, problems_pat
                 f"The teacher ({summary['teacher']}) solved {summary['n_train_solved']} of "
                 f"{len(train)} train problems ({len(sub_train)} with every teacher text) and "
                 f"{summary['n_test_solved']} of {summary['n_test_asked']} test problems of "
-                f"{dataset}, so the {'train' if not sub_train else 'test'} part of the "
+                f"{dataset}, so the {_empty_part(sub_train, sub_test)} of the "
                 "teacher-solved subset is empty and no teacher condition was trained. Use a "
                 "stronger teacher (teacher.backend: http) or more problems (teacher.n_problems, "
                 "teacher.n_test), or set teacher.eval_subset: all."
