@@ -114,3 +114,38 @@ def test_profile_rejects_teacher_datasets_outside_the_profile_and_teacher_main_c
         validate_config(ProfileConfig, {**base, "conditions": ["teacher_trace"]})
     ok = validate_config(ProfileConfig, {**base, "teacher": {"datasets": ["babi"]}})
     assert ok.teacher.datasets == ["babi"] and not ok.teacher.enabled
+
+
+def test_reference_teacher_numbers_are_shipped_and_kept_out_of_chapter_3():
+    from tracekd_core import report, teacher_report
+
+    ref = teacher_report.reference_teacher_results()
+    row = ref.query(
+        "model == 'llama-3.2-1b' and condition == 'teacher_trace' and label == 'overall'"
+    )
+    assert row["accuracy_pct"].item() == 59.3  # PAPER_NOTES 8.3
+    assert set(ref["condition"]) == {
+        "teacher_trace",
+        "teacher_summary",
+        "teacher_explanation",
+        "teacher_none",
+        "teacher_correct",
+        "teacher_incorrect",
+        "teacher_swap",
+    }
+    import pandas as pd
+
+    items = pd.DataFrame(
+        [
+            {
+                "dataset": "cotemp",
+                "student": "s",
+                "condition": "correct",
+                "label": "equal",
+                "seed": 0,
+                "id": "x",
+                "answer_correct": True,
+            }
+        ]
+    )
+    assert not any("8b" in c for c in report.ours_vs_reference(items).columns)
