@@ -205,9 +205,16 @@ def prepare_stage(profile: ProfileConfig, runs: Path, dataset: str, problems_pat
             log.warning("%s", summary["message"])
         else:
             summary["status"] = "ok"
+            test_part = (
+                f"{summary['n_test_solved']} of {summary['n_test_asked']} test problems"
+                if tc.eval_subset == "teacher_solved"
+                else f"all {len(sub_test)} test problems"
+            )
             summary["message"] = (
-                f"{len(sub_train)} teacher-solved train problems, {len(sub_test)} common test "
-                f"problems ({tc.eval_subset})."
+                f"The teacher ({summary['teacher']}) solved {summary['n_train_solved']} of "
+                f"{len(train)} train problems of {dataset}; {len(sub_train)} of them (every "
+                f"teacher text non-empty) train every condition, and {test_part} form the "
+                f"common test subset ({len(sub_test)} problems)."
             )
             for name in tc.conditions:
                 try:
