@@ -7,11 +7,13 @@ from pathlib import Path
 
 import pytest
 
+from tests.test_teacher import _Handler, server  # noqa: F401 (loopback server fixture)
 from tracekd_core import teacher_report
 from tracekd_core.config import ProfileConfig, dump, load_profile, validate_config
 from tracekd_core.grid import build_problems
 from tracekd_core.records import iter_jsonl, read_problems, write_jsonl
 from tracekd_core.teacher_grid import run_teacher_dataset
+from tracekd_core.teacher_sft import teacher_text
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -104,3 +106,30 @@ def test_empty_subset_is_a_status_with_a_message_not_a_crash(tmp_path):
     assert summary.loc[0, "status"] == "empty"
     assert teacher_report.teacher_cells({"teacher": {"datasets": [out]}}).empty
     assert json.loads((Path(out["stage_dir"]) / "summary.json").read_text())["status"] == "empty"
+
+
+def test_stage_with_the_http_backend_on_a_loopback_server(server, tmp_path):  # noqa: F811
+    from tracekd_core.teacher_grid import prepare_stage
+
+    profile = _profile({"n_problems": 4, "n_test": 4})
+    dc = next(d for d in profile.datasets if d.dataset == "cotemp")
+    problems_path = build_problems(tmp_path, dc, profile.data_seed)
+    problems = read_problems(problems_path)
+    train = [p for p in problems if p.split == "train"][:4]
+    test = [p for p in problems if p.split == "test"][:4]
+    gold = {p.question: repr(p.answers) for p in (train[:3] + test[:2])}
+    _Handler.reply = staticmethod(lambda q: next((a for k, a in gold.items() if k in q), "x"))
+    profile = _profile(
+        {"backend": "http", "base_url": server, "api_key_env": None, "n_problems": 4, "n_test": 4}
+    )
+    d = prepare_stage(profile, tmp_path / "runs", "cotemp", problems_path)
+    summary = json.loads((d / "summary.json").read_text())
+    assert (summary["n_train_subset"], summary["n_test_subset"]) == (3, 2)
+    # 4 + 4 answers, then a summary and an explanation per solved train problem
+    assert len(_Handler.calls) == 4 + 4 + 2 * 3
+    rows = {r["id"]: r for _, r in iter_jsonl(d / "train_rows.jsonl")}
+    for _, rec in iter_jsonl(d / "sft-teacher_trace.jsonl"):
+        assert teacher_text(rows[rec["id"]], "teacher_trace") in rec["messages"][2]["content"]
+        assert rec["id"] in {p.id for p in train[:3]}
+    assert prepare_stage(profile, tmp_path / "runs", "cotemp", problems_path) == d
+    assert len(_Handler.calls) == 4 + 4 + 2 * 3  # finished stage: no call repeated

@@ -180,7 +180,9 @@ def prepare_stage(profile: ProfileConfig, runs: Path, dataset: str, problems_pat
         write_problems(d / "problems.jsonl", [*sub_train, *sub_test])
         summary: dict[str, Any] = {
             "dataset": dataset,
-            "teacher": f"{tc.backend}:{tc.model}",
+            "teacher": f"file:{Path(tc.traces_file).name}"
+            if tc.backend == "file"
+            else f"{tc.backend}:{tc.model}",
             "eval_subset": tc.eval_subset,
             "n_train_asked": len(train),
             "n_train_solved": sum(r["correct"] for r in rows_train),

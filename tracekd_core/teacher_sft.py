@@ -63,12 +63,14 @@ for _kind in TEACHER_FIELDS:
 
 
 def clean_text(text: str | None) -> str:
-    """Teacher text without the format's tags (a stray ``</think>`` would end the trace early).
+    r"""Teacher text without the format's tags (a stray ``</think>`` would end the trace early).
+
+    Line breaks are kept (a reasoning trace's paragraphs); runs of spaces are collapsed.
 
     Examples
     --------
-    >>> clean_text("  a <answer>b</answer> </think> c ")
-    'a b c'
+    >>> clean_text("  a <answer>b</answer> </think>\n c ")
+    'a b\nc'
     >>> clean_text(None)
     ''
     """
@@ -76,7 +78,7 @@ def clean_text(text: str | None) -> str:
         return ""
     for tag in _TAGS:
         text = text.replace(tag, " ")
-    return " ".join(text.split())
+    return "\n".join(" ".join(line.split()) for line in text.strip().splitlines()).strip()
 
 
 def teacher_text(row: Mapping[str, Any], kind: str) -> str:
