@@ -133,3 +133,22 @@ def test_stage_with_the_http_backend_on_a_loopback_server(server, tmp_path):  # 
         assert rec["id"] in {p.id for p in train[:3]}
     assert prepare_stage(profile, tmp_path / "runs", "cotemp", problems_path) == d
     assert len(_Handler.calls) == 4 + 4 + 2 * 3  # finished stage: no call repeated
+
+
+def test_a_control_that_cannot_be_built_on_the_subset_is_skipped_with_its_reason(tmp_path):
+    from tracekd_core.teacher_grid import prepare_stage
+
+    profile = _profile({})
+    dc = next(d for d in profile.datasets if d.dataset == "cotemp")
+    problems_path = build_problems(tmp_path, dc, profile.data_seed)
+    problems = read_problems(problems_path)
+    one = [p for p in problems if p.split == "train"][:1] + [
+        p for p in problems if p.split == "test"
+    ][:1]
+    rows = _rows_file(problems, tmp_path / "rows.jsonl", solved={p.id for p in one})
+    profile = _profile({"backend": "file", "traces_file": str(rows)})
+    d = prepare_stage(profile, tmp_path / "runs", "cotemp", problems_path)
+    summary = json.loads((d / "summary.json").read_text())
+    assert summary["status"] == "ok" and summary["n_train_subset"] == 1
+    assert "teacher_swap" in summary["skipped"] and "two" in summary["skipped"]["teacher_swap"]
+    assert set(summary["sft"]) == set(profile.teacher.conditions) - {"teacher_swap"}

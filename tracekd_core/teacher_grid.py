@@ -30,7 +30,7 @@ from typing import Any
 from . import runio
 from .conditions import get_condition
 from .config import ProfileConfig, TeacherConfig, dump, profile_students
-from .errors import RecordError
+from .errors import RecordError, TraceFormatError
 from .records import Problem
 
 log = logging.getLogger(__name__)
@@ -223,7 +223,7 @@ def prepare_stage(profile: ProfileConfig, runs: Path, dataset: str, problems_pat
                     recs = build_condition_sft(
                         name, sub_train, {r["id"]: r for r in rows_train}, profile
                     )
-                except RecordError as e:  # e.g. swap with one problem: reported, not fatal
+                except (RecordError, TraceFormatError) as e:  # e.g. swap of one problem: reported
                     summary["skipped"][name] = str(e)
                     log.warning("teacher condition %s skipped: %s", name, e)
                     continue
