@@ -30,7 +30,7 @@ from typing import Any
 from . import runio
 from .conditions import get_condition
 from .config import ProfileConfig, TeacherConfig, dump, profile_students
-from .errors import RecordError, TraceFormatError
+from .errors import RecordError, TraceFormatError, TracekdError
 from .records import Problem
 
 log = logging.getLogger(__name__)
@@ -281,7 +281,7 @@ def run_teacher_dataset(
         cell: dataset, student, condition, seed, problems, sft, train_dir, predictions,
         score_dir, lengths).
     """
-    from .grid import generate_and_score
+    from .grid import GridCellError, generate_and_score
     from .train import train
 
     tc = profile.teacher
@@ -301,11 +301,18 @@ def run_teacher_dataset(
             sft = Path(summary["sft"][name]["path"])
             lengths = trace_token_lengths(d, student, sft)
             for seed in tc.seeds or profile.seeds:
-                train_dir = train(train_cfg, sft, runs_root=runs, experiment="train", seed=seed)
                 tag = f"teacher-{dataset}-{short}-{name}-s{seed}"
-                preds, score_dir = generate_and_score(
-                    gen_profile, root, student, d / "problems.jsonl", train_dir / "adapter", tag
-                )
+                try:
+                    train_dir = train(train_cfg, sft, runs_root=runs, experiment="train", seed=seed)
+                    preds, score_dir = generate_and_score(
+                        gen_profile, root, student, d / "problems.jsonl", train_dir / "adapter", tag
+                    )
+                except TracekdError:
+                    raise
+                except Exception as e:
+                    raise GridCellError(
+                        f"teacher cell {tag} failed: {type(e).__name__}: {e}"
+                    ) from e
                 cells.append(
                     {
                         "dataset": dataset,
