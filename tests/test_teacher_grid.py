@@ -152,3 +152,12 @@ def test_a_control_that_cannot_be_built_on_the_subset_is_skipped_with_its_reason
     assert summary["status"] == "ok" and summary["n_train_subset"] == 1
     assert "teacher_swap" in summary["skipped"] and "two" in summary["skipped"]["teacher_swap"]
     assert set(summary["sft"]) == set(profile.teacher.conditions) - {"teacher_swap"}
+
+
+def test_direct_prompting_is_restricted_to_the_common_subset(stage):
+    out = stage[4]
+    cells = teacher_report.teacher_cells({"teacher": {"datasets": [out]}})
+    main = cells[cells["condition"] == "teacher_none"].assign(condition="direct", seed=None)
+    t = teacher_report.direct_on_subset(main, cells)
+    assert t["n"].tolist() == [4] and t["condition"].tolist() == ["direct"]
+    assert teacher_report.direct_on_subset(main.assign(condition="vanilla"), cells).empty

@@ -64,6 +64,30 @@ def accuracy_table(items: pd.DataFrame, n_boot: int = 2000) -> pd.DataFrame:
     return _order(wilson.merge(clustered[keep], on=by).drop(columns="metric"))
 
 
+def direct_on_subset(main_cells: pd.DataFrame, cells: pd.DataFrame) -> pd.DataFrame:
+    """Direct prompting of the main grid, restricted to the teacher stage's common test subset.
+
+    A local teacher that is the student's own base model selects the problems that model already
+    answers, so this row shows how much of the subset is solved without any training.
+    """
+    if cells.empty or main_cells.empty or "direct" not in set(main_cells["condition"]):
+        return pd.DataFrame()
+    subset = {
+        (ds, p["id"])
+        for ds, path in set(zip(cells["dataset"], cells["problems"], strict=True))
+        for _, p in iter_jsonl(path)
+        if p["split"] == "test"
+    }
+    direct = main_cells[
+        (main_cells["condition"] == "direct") & main_cells["dataset"].isin(set(cells["dataset"]))
+    ]
+    if direct.empty:
+        return pd.DataFrame()
+    items = report.load_items(direct)
+    keep = [(ds, i) in subset for ds, i in zip(items["dataset"], items["id"], strict=True)]
+    return report.rate_table(items[keep], "answer_correct", ["dataset", "student", "condition"])
+
+
 def training_lengths(cells: pd.DataFrame) -> pd.DataFrame:
     """Training-target lengths per condition: trace words/tokens and examples cut at max_length."""
     rows = []
