@@ -176,10 +176,10 @@ def accuracy_by_length(gen: pd.DataFrame, n_bins: int = 3) -> pd.DataFrame:
     edges = gen.groupby(codes, observed=True)["n_new_tokens"].agg(["min", "max"])
     names = {k: f"{int(r['min'])}-{int(r['max'])} tokens" for k, r in edges.iterrows()}
     gen["length_bin"] = codes.map(names).astype(str)
-    table = report.rate_table(
-        gen, "answer_correct", ["dataset", "student", "condition", "length_bin"]
-    )
-    return _order(table)
+    by = ["dataset", "student", "condition", "length_bin"]
+    table = _order(report.rate_table(gen, "answer_correct", by))
+    table["length_bin"] = pd.Categorical(table["length_bin"], list(names.values()), ordered=True)
+    return table.sort_values(by)
 
 
 def reference_teacher_results() -> pd.DataFrame:
