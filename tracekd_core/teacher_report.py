@@ -178,7 +178,9 @@ def accuracy_by_length(gen: pd.DataFrame, n_bins: int = 3) -> pd.DataFrame:
     gen["length_bin"] = codes.map(names).astype(str)
     by = ["dataset", "student", "condition", "length_bin"]
     table = _order(report.rate_table(gen, "answer_correct", by))
-    table["length_bin"] = pd.Categorical(table["length_bin"], list(names.values()), ordered=True)
+    # equal lengths give equal labels (one bin); keep each label once, shortest first
+    bins = list(dict.fromkeys(names.values()))
+    table["length_bin"] = pd.Categorical(table["length_bin"], bins, ordered=True)
     return table.sort_values(by)
 
 
