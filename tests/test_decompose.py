@@ -57,7 +57,12 @@ def _assistant(rec: dict) -> str:
 
 def test_registries_hold_the_builtins():
     assert TRACE_TEMPLATES.names() == ["reference"]
-    assert SFT_KINDS.names() == ["correct", "incorrect", "label_only", "none"]
+    assert {"correct", "incorrect", "label_only", "none"} <= set(SFT_KINDS.names())
+    assert set(SFT_KINDS.names()) - {"correct", "incorrect", "label_only", "none"} == {
+        "teacher_trace",  # traces/teacher_kinds.py
+        "teacher_summary",
+        "teacher_explanation",
+    }
 
 
 def test_fixtures_follow_the_gold_rules(problems):

@@ -176,6 +176,17 @@ class ScoreConfig(_Frozen):
     trace_scoring: Literal["strict", "reference"] = Field("strict", description="Trace scorer.")
 
 
+#: The teacher stage's conditions, in table order (each registered in ``experiment/conditions.py``).
+TEACHER_CONDITIONS = (
+    "teacher_trace",
+    "teacher_summary",
+    "teacher_explanation",
+    "teacher_none",
+    "teacher_correct",
+    "teacher_incorrect",
+    "teacher_swap",
+)
+
 #: Forced-trace kinds of the intervention stage (chapter 7, ``experiment/intervene.py``).
 INTERVENTION_KINDS = (
     "own",
@@ -217,7 +228,7 @@ class InterventionConfig(_Frozen):
 
 
 class StudyConfig(_Frozen):
-    """The interpretability study of book chapter 6 (paper section 7; ``study_*.py``)."""
+    """The interpretability study of book chapter 6 (paper section 7; ``study/``)."""
 
     conditions: list[str] = Field(
         ["teacher_trace", "teacher_summary", "teacher_explanation", "decomposed"],
@@ -235,6 +246,76 @@ class StudyConfig(_Frozen):
     max_new_tokens: int = Field(96, ge=1, description="Local teacher budget per call.")
     max_failed_checks: int = Field(0, ge=0, description="Attention checks a kept rater may fail.")
     dir: str | None = Field(None, description="Study folder (None = <runs_root>/<profile>/study).")
+
+
+class TeacherConfig(_Frozen):
+    """The teacher stage (paper section 4; ``experiment/teacher_stage.py``, ``docs/teacher.md``)."""
+
+    enabled: bool = Field(False, description="Run the teacher stage (explicit opt-in).")
+    backend: Literal["local", "http", "file"] = Field(
+        "local",
+        description="local = a student-registry model; http = an OpenAI-compatible endpoint; "
+        "file = rows written earlier by `tracekd teacher --out` (traces_file).",
+    )
+    model: str = Field("smollm2-135m", description="Registry name (local) or endpoint model.")
+    base_url: str | None = Field(None, description="Endpoint root (http), e.g. a vLLM /v1.")
+    api_key_env: str | None = Field(
+        "DEEPSEEK_API_KEY", description="Environment variable holding the key (http; null: none)."
+    )
+    traces_file: str | None = Field(
+        None, description="file backend: teacher_traces.jsonl (train and test rows)."
+    )
+    datasets: list[str] = Field(
+        ["cotemp"], min_length=1, description="Datasets of the profile the teacher answers."
+    )
+    n_problems: int | None = Field(
+        None, ge=1, description="First N train problems the teacher answers (None = all)."
+    )
+    n_test: int | None = Field(
+        None, ge=1, description="First N test problems the teacher answers (None = all)."
+    )
+    eval_subset: Literal["teacher_solved", "all"] = Field(
+        "teacher_solved",
+        description="Common test subset of every teacher condition: the test problems the "
+        "teacher solved (the reference's R1-solvable subset) or all first n_test.",
+    )
+    conditions: list[str] = Field(
+        [
+            "teacher_trace",
+            "teacher_summary",
+            "teacher_explanation",
+            "teacher_none",
+            "teacher_correct",
+            "teacher_incorrect",
+            "teacher_swap",
+        ],
+        min_length=1,
+        description="Teacher-stage condition names (config.TEACHER_CONDITIONS).",
+    )
+    seeds: list[int] | None = Field(
+        None, min_length=1, description="Training seeds (None = the profile's seeds)."
+    )
+    max_new_tokens: int = Field(256, ge=1, description="Teacher budget per call (local backend).")
+    min_interval: float = Field(0.0, ge=0, description="http: minimum seconds between requests.")
+    max_retries: int = Field(4, ge=0, description="http: retries on 429/5xx/connection errors.")
+    student_max_new_tokens: int | None = Field(
+        None, ge=1, description="Students' generation budget here (None = generate.max_new_tokens)."
+    )
+
+    @model_validator(mode="after")
+    def _consistent(self) -> TeacherConfig:
+        bad = [c for c in self.conditions if c not in TEACHER_CONDITIONS]
+        if bad:
+            raise ValueError(f"unknown teacher condition(s) {bad}; known: {TEACHER_CONDITIONS}")
+        if len(set(self.conditions)) != len(self.conditions):
+            raise ValueError(f"conditions must be unique, got {self.conditions}")
+        if self.seeds is not None and len(set(self.seeds)) != len(self.seeds):
+            raise ValueError(f"seeds must be unique, got {self.seeds}")
+        if self.backend == "http" and not self.base_url:
+            raise ValueError("backend 'http' needs base_url (e.g. https://api.deepseek.com)")
+        if self.backend == "file" and not self.traces_file:
+            raise ValueError("backend 'file' needs traces_file (from `tracekd teacher --out`)")
+        return self
 
 
 class ProfileConfig(_Frozen):
@@ -262,6 +343,7 @@ class ProfileConfig(_Frozen):
     score: ScoreConfig = Field(default_factory=ScoreConfig)
     interventions: InterventionConfig = Field(default_factory=InterventionConfig)
     study: StudyConfig = Field(default_factory=StudyConfig)
+    teacher: TeacherConfig = Field(default_factory=TeacherConfig)
     runs_root: str = Field("runs", description="Where run folders live.")
     hardware: str = Field("cpu", description="What the profile is sized for (documentation).")
 
@@ -279,6 +361,14 @@ class ProfileConfig(_Frozen):
                 CORRUPTIONS.get(name)
         except UnknownNameError as e:
             raise ValueError(str(e)) from None
+        teacher_in_main = [c for c in self.conditions if c.startswith("teacher_")]
+        missing = set(self.teacher.datasets) - {d.dataset for d in self.datasets}
+        if teacher_in_main or (self.teacher.enabled and missing):
+            raise ValueError(
+                f"teacher conditions {teacher_in_main} belong in teacher.conditions"
+                if teacher_in_main
+                else f"teacher.datasets {sorted(missing)} are not among the profile's datasets"
+            )
         return self
 
     @field_validator("seeds")

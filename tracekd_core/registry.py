@@ -102,7 +102,9 @@ class Registry(Generic[T]):
 DATASETS: Registry = Registry("dataset", ("tracekd_core.datasets",))
 TRACE_TEMPLATES: Registry = Registry("trace_template", ("tracekd_core.traces.decompose",))
 CORRUPTIONS: Registry = Registry("corruption", ("tracekd_core.traces.corrupt",))
-SFT_KINDS: Registry = Registry("sft_kind", ("tracekd_core.traces.decompose",))
+SFT_KINDS: Registry = Registry(
+    "sft_kind", ("tracekd_core.traces.decompose", "tracekd_core.traces.teacher_kinds")
+)
 STUDENTS: Registry = Registry("student", ("tracekd_core.students.catalog",))
 PARSERS: Registry = Registry("parser", ("tracekd_core.evaluation.parse",))
 ANSWER_SCORERS: Registry = Registry("answer_scorer", ("tracekd_core.evaluation.score",))

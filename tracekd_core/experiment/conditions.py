@@ -2,8 +2,12 @@
 
 A condition says which SFT kind a student is trained on (or that it is not trained at all, for
 direct prompting) and which corruption makes its traces incorrect. The grid runner only looks
-conditions up by name, so the next milestone's teacher-trace conditions (R1 traces, summaries,
-post-hoc explanations, swapped traces) are new entries here plus a YAML line, not new scripts.
+conditions up by name, so a new condition is an entry here plus a YAML line, not a new script.
+
+The ``teacher_*`` conditions (paper section 4; ``teacher_sft.py``, ``docs/teacher.md``) are run by
+the grid's teacher stage, on the teacher-solved subset only: the three teacher-text kinds and the
+controls ``teacher_none``/``teacher_correct``/``teacher_incorrect``/``teacher_swap`` (the existing
+kinds restricted to exactly the same problem ids).
 
 Examples
 --------
@@ -36,7 +40,10 @@ class Condition:
         Fixed corruption for this condition; ``None`` for ``incorrect`` means "use the profile's
         ``trace.corruption``".
     has_trace : bool
-        Whether the student is trained to emit a trace (trace scoring applies).
+        Whether the student is trained to emit a decomposed trace (label/retrieval scoring).
+    teacher : bool
+        Whether the condition belongs to the teacher stage (trained on the teacher-solved subset,
+        evaluated on the common teacher test subset), not to the main grid.
     """
 
     name: str
@@ -44,6 +51,7 @@ class Condition:
     kind: str | None
     corruption: str | None = None
     has_trace: bool = True
+    teacher: bool = False
 
     @property
     def trains(self) -> bool:
@@ -62,6 +70,29 @@ for _c in (
         "incorrect_retrieval", "SFT incorrect retrieval step", "incorrect", corruption="retrieval"
     ),
     Condition("swapped", "SFT swapped traces", "incorrect", corruption="swap"),
+    Condition(
+        "teacher_trace", "SFT teacher traces", "teacher_trace", has_trace=False, teacher=True
+    ),
+    Condition(
+        "teacher_summary",
+        "SFT teacher-trace summaries",
+        "teacher_summary",
+        has_trace=False,
+        teacher=True,
+    ),
+    Condition(
+        "teacher_explanation",
+        "SFT post-hoc explanations",
+        "teacher_explanation",
+        has_trace=False,
+        teacher=True,
+    ),
+    Condition("teacher_none", "Teacher set: vanilla", "none", has_trace=False, teacher=True),
+    Condition("teacher_correct", "Teacher set: correct traces", "correct", teacher=True),
+    Condition("teacher_incorrect", "Teacher set: incorrect traces", "incorrect", teacher=True),
+    Condition(
+        "teacher_swap", "Teacher set: swapped traces", "incorrect", corruption="swap", teacher=True
+    ),
 ):
     CONDITIONS.add(_c.name, _c)
 

@@ -270,6 +270,18 @@ def run_intervention_stage(profile: ProfileConfig, runs: Path, cells: list[Cell]
     return out
 
 
+def run_teacher_stage(
+    profile: ProfileConfig, root: Path, runs: Path, problems_by_ds: dict[str, Path]
+) -> dict[str, Any]:
+    """The teacher-trace stage (paper section 4, chapter 5): see ``teacher_grid.py``.
+
+    Runs only with ``teacher.enabled``; returns the ``teacher`` entry of the grid index.
+    """
+    from .teacher_stage import run_teacher_grid
+
+    return run_teacher_grid(profile, root, runs, problems_by_ds)
+
+
 def _compute_seconds(index_path: Path, this_run: float) -> float:
     """Wall time of the grid run that did the work: a re-run that only skipped adds its own."""
     import json
@@ -331,10 +343,12 @@ def _run_grid(profile: ProfileConfig, root: str | Path = ".") -> Path:
                 f"failed: {type(e).__name__}: {e}"
             ) from e
     interventions = run_intervention_stage(profile, runs, cells)
+    teacher = run_teacher_stage(profile, root, runs, problems_by_ds)
     index: dict[str, Any] = {
         "profile": dump(profile),
         "cells": [asdict(c) for c in cells],
         "interventions": interventions,
+        "teacher": teacher,
         "wall_seconds": round(time.perf_counter() - t_start, 1),
         # the wall time of the run that did the work, kept across fast re-runs
         "compute_seconds": _compute_seconds(runs / "grid.json", time.perf_counter() - t_start),

@@ -44,7 +44,10 @@ def _writable(path: Path, write, *args, **kwargs) -> None:
 
 def _grid_fingerprint(grid_json: Path) -> str:
     index = json.loads(grid_json.read_text())
-    return runio.stable_hash({"profile": index["profile"], "cells": index["cells"]})
+    keyed = {"profile": index["profile"], "cells": index["cells"]}
+    if index.get("teacher", {}).get("enabled"):  # chapter 5 reads the teacher stage's cells
+        keyed["teacher"] = index["teacher"]
+    return runio.stable_hash(keyed)
 
 
 def run_notebooks(

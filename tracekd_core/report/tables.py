@@ -168,6 +168,7 @@ def ours_vs_reference(items: pd.DataFrame) -> pd.DataFrame:
     ours_df[["ours_pct", "ours_sd"]] *= 100
     ref = (
         reference_results()
+        .query("~condition.str.startswith('teacher_')")  # chapter 5's (teacher_report.py)
         .pivot_table(
             index=["dataset", "condition", "label"], columns="model", values="accuracy_pct"
         )

@@ -2,7 +2,8 @@
 
 1. The teacher answers every problem (reasoning trace + answer).
 2. Only the problems it answered correctly, scored with *our* scorer, are kept.
-3. A summarizer writes a summary (under 100 words) of each kept trace.
+3. A summarizer writes a summary (under 100 words) of each kept trace (of the reply itself when
+   the teacher has no separate reasoning channel).
 4. The teacher gives a post-hoc explanation of its answer in a follow-up turn.
 
 Every call goes through ``teacher.cached_chat``, so a re-run resumes where it stopped. The output
@@ -71,8 +72,11 @@ def add_summaries_and_explanations(
         row["summary"] = row["explanation"] = None
         if not row["correct"]:
             continue
-        if row["trace"]:
-            msg = [{"role": "user", "content": SUMMARY_PROMPT.format(trace=row["trace"])}]
+        # A teacher without a reasoning channel (a local model writing no <think>) reasons in
+        # its reply, so that reply is what gets summarized (teacher_sft.teacher_text agrees).
+        trace = row["trace"] or row["answer"]
+        if trace:
+            msg = [{"role": "user", "content": SUMMARY_PROMPT.format(trace=trace)}]
             row["summary"] = cached_chat(summarizer, msg, params, cache_dir).content
         turn = [
             *prompt_messages(by_id[row["id"]]),
