@@ -37,6 +37,7 @@ STAGE_ROOTS: dict[str, tuple[str, ...]] = {
     "generate": ("students.generate",),
     "score": ("evaluation",),
     "interventions": ("experiment.intervene",),
+    "teacher": ("experiment.teacher_stage",),
     "notebooks": ("report", "study"),
 }
 

@@ -35,19 +35,6 @@ from .conditions import get_condition
 
 log = logging.getLogger(__name__)
 
-TEACHER_MODULES = (
-    "records",
-    "prompts",
-    "teacher",
-    "teacher_pipeline",
-    "teacher_sft",
-    "teacher_grid",
-    "decompose",
-    "corrupt",
-    "score",
-    "parse",
-    "seeding",
-)
 #: Fields of the teacher config that change what the stage folder holds (not seeds/conditions
 #: of training, which have their own run folders).
 _STAGE_FIELDS = (
@@ -159,7 +146,7 @@ def prepare_stage(profile: ProfileConfig, runs: Path, dataset: str, problems_pat
         data["traces_file"] = runio.file_sha256(tc.traces_file)
     config = {k: v for k, v in dump(tc).items() if k in _STAGE_FIELDS}
     config |= {"trace": dump(profile.trace), "data_seed": profile.data_seed}
-    key = runio.run_key(config, data, runio.code_fingerprint(*TEACHER_MODULES))
+    key = runio.run_key(config, data, runio.stage_fingerprint("teacher"))
     d = runs / "teacher" / f"{dataset}-{key}"
     with runio.locked(d):
         if runio.is_done(d):
