@@ -152,3 +152,55 @@ def test_cli_http_backend(server, tmp_path, capsys):
     assert main(argv) == 0
     assert len(out.read_text().splitlines()) == 2
     assert "teacher solved 0/2" in capsys.readouterr().out
+
+
+def test_imported_traces_are_scored_then_summarised_and_explained(server, tmp_path):
+    """Issue 12: an existing trace file (R1 traces obtained elsewhere) as the teacher source."""
+    import csv
+
+    from tests.conftest import FIXTURES
+    from tracekd_core.errors import EmptyInputError
+    from tracekd_core.records import read_problems
+    from tracekd_core.teacher.pipeline import run_pipeline
+
+    problems = read_problems(FIXTURES / "problems" / "cotemp10.jsonl")[:4]
+    path = tmp_path / "r1.csv"
+    with path.open("w", newline="") as f:  # traces of 3 of the 4 problems, 2 answered right
+        w = csv.writer(f)
+        w.writerow(["pid", "r1", "r1_answer"])
+        w.writerow([problems[0].id, "think 0", repr(problems[0].answers)])
+        w.writerow([problems[1].id, "think 1", repr(problems[1].answers)])
+        w.writerow([problems[2].id, "think 2", "['nobody']"])
+    _Handler.reply = staticmethod(lambda q: "a summary or an explanation")
+    _Handler.calls = []
+    t = HttpTeacher(server, "m", api_key_env=None, timeout=5)
+    spec = {"path": path, "id_col": "pid", "trace_col": "r1", "answer_col": "r1_answer"}
+    rows = run_pipeline(t, problems, tmp_path / "c", imported=spec)
+    assert [r["id"] for r in rows] == [p.id for p in problems[:3]]
+    assert [r["trace"] for r in rows] == ["think 0", "think 1", "think 2"]
+    assert [r["correct"] for r in rows] == [True, True, False]  # scored with our scorer
+    assert all(r["summary"] and r["explanation"] for r in rows[:2]) and rows[2]["summary"] is None
+    assert len(_Handler.calls) == 2 * 2  # no answering call: the file supplied traces + answers
+    taken = run_pipeline(t, problems, tmp_path / "c", imported={**spec, "answer_col": None})
+    assert [r["correct"] for r in taken] == [True, True, True]  # taken as solved, gold answer
+    with pytest.raises(EmptyInputError, match="none of its 3 ids"):
+        run_pipeline(t, problems[3:], tmp_path / "c", imported=spec)
+
+
+def test_cli_import_traces(server, tmp_path, capsys):
+    from tests.conftest import FIXTURES
+    from tracekd_core.cli import main
+    from tracekd_core.records import read_problems
+
+    problems = read_problems(FIXTURES / "problems" / "cotemp10.jsonl")
+    src = tmp_path / "r1.jsonl"
+    src.write_text(json.dumps({"id": problems[0].id, "trace": "t", "answer": "['x']"}) + "\n")
+    out = tmp_path / "rows.jsonl"
+    argv = ["teacher", "--problems", str(FIXTURES / "problems" / "cotemp10.jsonl"),
+            "--backend", "http", "--model", "m", "--base-url", server, "--api-key-env", "",
+            "--split", "all", "--import-traces", str(src), "--cache", str(tmp_path / "c"),
+            "--out", str(out)]  # fmt: skip
+    assert main(argv) == 0
+    rows = [json.loads(x) for x in out.read_text().splitlines()]
+    assert [r["id"] for r in rows] == [problems[0].id] and rows[0]["trace"] == "t"
+    assert "teacher solved 0/1" in capsys.readouterr().out

@@ -25,6 +25,22 @@ def register(sub: argparse._SubParsersAction, bench: argparse._SubParsersAction)
         help="Environment variable holding the key ('' = none, for local servers).",
     )
     p.add_argument("--max-new-tokens", type=int, default=256, help="Local backend budget.")
+    p.add_argument(
+        "--import-traces",
+        default=None,
+        metavar="FILE",
+        help="Take traces and answers from an existing CSV / JSON-lines file (e.g. R1 traces "
+        "obtained elsewhere) instead of asking the teacher; the teacher then writes only the "
+        "summaries and post-hoc explanations.",
+    )
+    p.add_argument("--id-col", default="id", help="--import-traces: problem id column.")
+    p.add_argument("--trace-col", default="trace", help="--import-traces: trace column.")
+    p.add_argument(
+        "--answer-col",
+        default="answer",
+        help="--import-traces: the answer column, scored with our scorer ('' = none: every "
+        "imported trace counts as solved).",
+    )
     p.add_argument("--cache", required=True, help="Call cache folder (resumable).")
     p.add_argument("--out", required=True, help="Output teacher_traces.jsonl.")
     p.set_defaults(func=_teacher)
@@ -53,7 +69,15 @@ def _teacher(args: argparse.Namespace) -> int:
     else:
         teacher = LocalTeacher(args.model)
         params = {"max_new_tokens": args.max_new_tokens}
-    rows = run_pipeline(teacher, problems, args.cache, params=params)
+    imported = None
+    if args.import_traces:
+        imported = {
+            "path": args.import_traces,
+            "id_col": args.id_col,
+            "trace_col": args.trace_col,
+            "answer_col": args.answer_col or None,
+        }
+    rows = run_pipeline(teacher, problems, args.cache, params=params, imported=imported)
     n = write_jsonl(args.out, rows)
     n_ok = sum(r["correct"] for r in rows)
     print(f"wrote {n} rows to {args.out}; teacher solved {n_ok}/{n} ({args.backend}:{args.model})")

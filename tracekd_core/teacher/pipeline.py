@@ -87,6 +87,60 @@ def add_summaries_and_explanations(
     return rows
 
 
+def imported_answers(
+    problems: list[Problem],
+    path: str | Path,
+    *,
+    id_col: str = "id",
+    trace_col: str = "trace",
+    answer_col: str | None = "answer",
+) -> list[dict]:
+    """Steps 1-2 from an existing trace file instead of a live teacher (paper section 4).
+
+    Rows are the problems of ``problems`` that the file names (CSV or JSON lines, read by
+    :func:`import_traces`). With ``answer_col`` the file's answers are scored with our strict
+    scorer (``correct``), exactly like a live teacher's; with ``answer_col=None`` every imported
+    trace is taken as solved (``answer`` = the gold answer text) -- say so when you report it.
+
+    Raises
+    ------
+    RecordError
+        A missing id/trace/answer column or a duplicate id (file, line, column, fix).
+    EmptyInputError
+        The file names none of the problems.
+    """
+    from ..errors import EmptyInputError
+    from ..traces.decompose import answer_text
+
+    traces = import_traces(path, id_col=id_col, trace_col=trace_col)
+    answers = (
+        import_traces(path, id_col=id_col, trace_col=answer_col) if answer_col is not None else {}
+    )
+    chosen = [p for p in problems if p.id in traces]
+    if not chosen:
+        raise EmptyInputError(
+            f"{path}: none of its {len(traces)} ids is among the {len(problems)} problems given "
+            "(first ids: " + ", ".join(sorted(traces)[:3]) + "). Import traces of these problems, "
+            "or pass the problems file they were written for."
+        )
+    rows = [
+        {
+            "id": p.id,
+            "trace": traces[p.id],
+            "answer": answers[p.id] if answer_col is not None else answer_text(p),
+        }
+        for p in chosen
+    ]
+    if answer_col is None:
+        for row in rows:
+            row["correct"] = True
+        return rows
+    items = score_items(chosen, {r["id"]: {"id": r["id"], "output": r["answer"]} for r in rows})
+    for row, item in zip(rows, items, strict=True):
+        row["correct"] = bool(item["answer_correct"])
+    return rows
+
+
 def run_pipeline(
     teacher: Any,
     problems: list[Problem],
@@ -94,9 +148,18 @@ def run_pipeline(
     *,
     summarizer: Any = None,
     params: dict | None = None,
+    imported: dict | None = None,
 ) -> list[dict]:
-    """The whole pipeline; the summarizer defaults to the teacher itself."""
-    rows = teacher_answers(teacher, problems, cache_dir, params)
+    """The whole pipeline; the summarizer defaults to the teacher itself.
+
+    ``imported`` (keyword arguments of :func:`imported_answers`, at least ``path``) takes steps
+    1-2 from an existing trace file; ``teacher`` then writes only the post-hoc explanations.
+    """
+    if imported is not None:
+        rows = imported_answers(problems, **imported)
+        problems = [p for p in problems if p.id in {r["id"] for r in rows}]
+    else:
+        rows = teacher_answers(teacher, problems, cache_dir, params)
     n_ok = sum(r["correct"] for r in rows)
     log.info("teacher solved %d/%d problems", n_ok, len(rows))
     return add_summaries_and_explanations(
